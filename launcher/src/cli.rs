@@ -1,0 +1,90 @@
+//! The command line.
+use clap::{Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fakebox",
+    version,
+    about = "Run a build as if it were root: files get any owner, mode, device node or capability as the build sees them, while nothing on disk changes beyond your own rights.",
+    after_help = "Example: fakebox run -- sh -c 'make install DESTDIR=$PWD/pkg && tar -cf pkg.tar -C pkg .'"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run COMMAND (default: $SHELL, else /bin/sh) in a fake-root session and exit with its status.
+    #[command(after_help = "\
+Examples:
+  fakebox run -- make install DESTDIR=$PWD/pkg
+  fakebox run --state pkg.state -- sh -c 'chown -R root:root pkg && chmod 4755 pkg/usr/bin/tool'
+  fakebox run --state pkg.state -- tar --numeric-owner -cpf pkg.tar -C pkg .
+  fakebox run -- dpkg-deb --build pkg pkg.deb
+  dpkg-buildpackage -us -uc -b -r'fakebox run --'
+
+Exit status: that of COMMAND (128+N when a signal N killed it); 125 when fakebox itself
+fails, 126 when COMMAND cannot run, 127 when it is not found.")]
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Load the fake table from PATH when it exists, save it there when the session ends
+    /// (e.g. --state build/fakebox.state).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// The fake user id the session runs as (e.g. --uid 1000); default 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub uid: u32,
+
+    /// The fake group id the session runs as (e.g. --gid 100); default 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub gid: u32,
+
+    /// Files the session never touched show their real owner instead of root
+    /// (e.g. fakebox run --unknown-is-real -- ls -l ~).
+    #[arg(long)]
+    pub unknown_is_real: bool,
+
+    /// How programs are faked: LD_PRELOAD, ptrace, or chosen per program (e.g. --mechanism preload).
+    #[arg(long, value_enum, default_value_t = Mechanism::Auto)]
+    pub mechanism: Mechanism,
+
+    /// The command and its arguments (e.g. -- tar -cpf out.tar dir).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mechanism {
+    /// Preload for glibc dynamic programs, the tracer for everything else.
+    Auto,
+    /// LD_PRELOAD only.
+    Preload,
+    /// ptrace only.
+    Tracer,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_after_double_dash_keeps_its_flags() {
+        let cli = Cli::try_parse_from(["fakebox", "run", "--uid", "5", "--", "ls", "-l", "--color"]).unwrap();
+        let Command::Run(r) = cli.command;
+        assert_eq!(r.uid, 5);
+        assert_eq!(r.command, ["ls", "-l", "--color"]);
+    }
+}

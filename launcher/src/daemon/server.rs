@@ -1,0 +1,175 @@
+//! Serves the table to many clients at once: one thread per connection, one lock around
+//! the table. A client that sends anything malformed, truncated or oversized loses its
+//! connection; nothing a client sends can stop the daemon.
+use super::table::Table;
+use crate::log;
+use fakebox_proto::Op;
+use fakebox_proto::wire::{self, MAX_FRAME};
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub struct Daemon {
+    pub table: Mutex<Table>,
+    /// How many clients announced themselves with `Hello`.
+    pub hellos: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+impl Daemon {
+    pub fn new(table: Table) -> Arc<Daemon> {
+        Arc::new(Daemon { table: Mutex::new(table), hellos: AtomicUsize::new(0), stopping: AtomicBool::new(false) })
+    }
+
+    /// Accepts clients until [`Daemon::stop`]; each gets its own thread.
+    pub fn serve(self: &Arc<Self>, listener: UnixListener) {
+        for conn in listener.incoming() {
+            if self.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            match conn {
+                Ok(stream) => {
+                    let me = Arc::clone(self);
+                    let spawned = std::thread::Builder::new()
+                        .name("fakebox-client".into())
+                        .stack_size(256 * 1024)
+                        .spawn(move || me.client(stream));
+                    if let Err(e) = spawned {
+                        log::error(format_args!("cannot start a client thread: {e}"));
+                    }
+                }
+                Err(e) => log::debug(format_args!("accept: {e}")),
+            }
+        }
+    }
+
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    fn client(&self, mut stream: UnixStream) {
+        let mut body = vec![0u8; 4096];
+        let mut out = Vec::new();
+        let mut reply = vec![0u8; MAX_FRAME + 4];
+        loop {
+            let mut header = [0u8; 4];
+            if stream.read_exact(&mut header).is_err() {
+                return; // the client went away
+            }
+            let Ok(len) = wire::body_len(header) else {
+                log::debug(format_args!("oversized frame: dropping the client"));
+                return;
+            };
+            if body.len() < len {
+                body.resize(len, 0);
+            }
+            if stream.read_exact(&mut body[..len]).is_err() {
+                return;
+            }
+            let Ok(op) = wire::decode::<Op<'_>>(&body[..len]) else {
+                log::debug(format_args!("malformed message: dropping the client"));
+                return;
+            };
+            if let Op::Hello { pid } = op {
+                self.hellos.fetch_add(1, Ordering::AcqRel);
+                log::debug(format_args!("hello from pid {pid}"));
+            }
+            let n = {
+                let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+                let r = table.apply(&op, &mut out);
+                log::trace(format_args!("{op:?} -> {r:?}"));
+                wire::encode(&r, &mut reply)
+            };
+            let Ok(n) = n else {
+                log::error(format_args!("a reply did not fit in a frame"));
+                return;
+            };
+            if stream.write_all(&reply[..n]).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fakebox_proto::{Key, Real, Reply};
+
+    fn start() -> (std::path::PathBuf, Arc<Daemon>) {
+        let dir =
+            std::env::temp_dir().join(format!("fbd-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("s");
+        let l = UnixListener::bind(&sock).unwrap();
+        let d = Daemon::new(Table::new(false));
+        let d2 = Arc::clone(&d);
+        std::thread::spawn(move || d2.serve(l));
+        (sock, d)
+    }
+
+    fn ask(s: &mut UnixStream, op: &Op<'_>) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; 1024];
+        let n = wire::encode(op, &mut buf).unwrap();
+        s.write_all(&buf[..n])?;
+        let mut h = [0u8; 4];
+        s.read_exact(&mut h)?;
+        let mut body = vec![0u8; wire::body_len(h).unwrap()];
+        s.read_exact(&mut body)?;
+        Ok(body)
+    }
+
+    #[test]
+    fn garbage_costs_the_client_not_the_daemon() {
+        let (sock, _d) = start();
+        let real = Real { key: Key { dev: 1, ino: 2 }, birth: None, uid: 1, gid: 1, mode: 0o100644, rdev: 0, nlink: 1 };
+        // Oversized, malformed and truncated messages each close that connection.
+        for bad in [
+            ((MAX_FRAME as u32) + 1).to_le_bytes().to_vec(),
+            vec![3, 0, 0, 0, 0xff, 0xff, 0xff],
+            vec![200, 0, 0, 0, 1, 2],
+        ] {
+            let mut s = UnixStream::connect(&sock).unwrap();
+            s.write_all(&bad).unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            assert_eq!(s.read_to_end(&mut rest).unwrap(), 0);
+        }
+        // The daemon still answers a well-formed client.
+        let mut s = UnixStream::connect(&sock).unwrap();
+        let body = ask(&mut s, &Op::Chown { real, uid: Some(7), gid: None }).unwrap();
+        let r: Reply<'_> = wire::decode(&body).unwrap();
+        assert!(matches!(r, Reply::Attrs(f) if f.uid == 7));
+    }
+
+    #[test]
+    fn many_clients_at_once() {
+        let (sock, d) = start();
+        let threads: Vec<_> = (0..8u64)
+            .map(|t| {
+                let sock = sock.clone();
+                std::thread::spawn(move || {
+                    let mut s = UnixStream::connect(&sock).unwrap();
+                    for i in 0..200u64 {
+                        let real = Real {
+                            key: Key { dev: t, ino: i },
+                            birth: None,
+                            uid: 1,
+                            gid: 1,
+                            mode: 0o100644,
+                            rdev: 0,
+                            nlink: 1,
+                        };
+                        ask(&mut s, &Op::Chown { real, uid: Some(i as u32 + 1), gid: None }).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(d.table.lock().unwrap().len(), 1600);
+    }
+}

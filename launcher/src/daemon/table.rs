@@ -1,0 +1,356 @@
+//! The fake-inode table: the one place that decides what each operation means.
+//!
+//! Rules (DESIGN §3):
+//! - an inode the session never touched shows root (or, with `--unknown-is-real`, its real
+//!   owner) and its real mode;
+//! - chown/chmod/create record; chown of a non-directory clears setuid, setgid (when group
+//!   execute is set) and the file capability, as the kernel does for root;
+//! - a new inode in a setgid directory takes the directory's group, and a new directory
+//!   its setgid bit;
+//! - an inode whose last link goes away is forgotten; an entry whose birth time or file
+//!   type no longer matches the inode is stale (the number was reused) and is dropped.
+//! - an entry that says nothing beyond the default view is not kept.
+use fakebox_proto::inode::mode;
+use fakebox_proto::op::{XATTR_CREATE, XATTR_REPLACE};
+use fakebox_proto::{Birth, Fake, Key, Op, Real, Reply};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Largest xattr value the kernel accepts (XATTR_SIZE_MAX).
+pub const XATTR_SIZE_MAX: usize = 65536;
+/// Largest name (XATTR_NAME_MAX).
+pub const XATTR_NAME_MAX: usize = 255;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub rdev: u64,
+    pub birth: Option<Birth>,
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Default, Debug)]
+pub struct Table {
+    map: HashMap<Key, Entry>,
+    unknown_is_real: bool,
+}
+
+const ENODATA: i32 = libc::ENODATA;
+const EEXIST: i32 = libc::EEXIST;
+const EINVAL: i32 = libc::EINVAL;
+const E2BIG: i32 = libc::E2BIG;
+const ERANGE: i32 = libc::ERANGE;
+
+impl Table {
+    pub fn new(unknown_is_real: bool) -> Table {
+        Table { map: HashMap::new(), unknown_is_real }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.map.iter()
+    }
+
+    pub fn insert(&mut self, key: Key, entry: Entry) {
+        self.map.insert(key, entry);
+    }
+
+    /// What an inode the session never touched looks like.
+    fn default_entry(&self, real: &Real) -> Entry {
+        let (uid, gid) = if self.unknown_is_real { (real.uid, real.gid) } else { (0, 0) };
+        Entry { uid, gid, mode: real.mode, rdev: real.rdev, birth: real.birth, xattrs: Vec::new() }
+    }
+
+    /// The recorded entry for `real`, after dropping it if the inode number was reused.
+    fn current(&mut self, real: &Real) -> Option<&Entry> {
+        let stale = match self.map.get(&real.key) {
+            None => return None,
+            Some(e) => is_stale(e, real),
+        };
+        if stale {
+            self.map.remove(&real.key);
+            return None;
+        }
+        self.map.get(&real.key)
+    }
+
+    fn view(&mut self, real: &Real) -> Fake {
+        let e = match self.current(real) {
+            Some(e) => e.clone(),
+            None => self.default_entry(real),
+        };
+        Fake { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev }
+    }
+
+    /// Runs `f` on the entry for `real` (made from the default view if absent) and keeps
+    /// the result only if it differs from that default.
+    fn update<R>(&mut self, real: &Real, f: impl FnOnce(&mut Entry) -> R) -> (R, Fake) {
+        let mut e = match self.current(real) {
+            Some(e) => e.clone(),
+            None => self.default_entry(real),
+        };
+        let r = f(&mut e);
+        let fake = Fake { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev };
+        e.birth = real.birth;
+        if e == self.default_entry(real) {
+            self.map.remove(&real.key);
+        } else {
+            self.map.insert(real.key, e);
+        }
+        (r, fake)
+    }
+
+    /// Applies one operation. Replies that carry bytes borrow them from `out`.
+    pub fn apply<'o>(&mut self, op: &Op<'_>, out: &'o mut Vec<u8>) -> Reply<'o> {
+        match *op {
+            Op::Hello { .. } => Reply::Done,
+            Op::Lookup { real } => Reply::Attrs(self.view(&real)),
+            Op::Chown { real, uid, gid } => {
+                let ((), fake) = self.update(&real, |e| {
+                    if let Some(u) = uid {
+                        e.uid = u;
+                    }
+                    if let Some(g) = gid {
+                        e.gid = g;
+                    }
+                    if !mode::is_dir(e.mode) {
+                        e.mode &= !mode::ISUID;
+                        if e.mode & mode::IXGRP != 0 {
+                            e.mode &= !mode::ISGID;
+                        }
+                        e.xattrs.retain(|(n, _)| n != "security.capability");
+                    }
+                });
+                Reply::Attrs(fake)
+            }
+            Op::Chmod { real, mode: m } => {
+                let ((), fake) = self.update(&real, |e| e.mode = (e.mode & mode::IFMT) | (m & 0o7777));
+                Reply::Attrs(fake)
+            }
+            Op::Create { real, parent, uid, gid, mode: m, rdev } => {
+                let (mut gid, mut m) = (gid, m);
+                if let Some(p) = parent {
+                    let pv = self.view(&p);
+                    if pv.mode & mode::ISGID != 0 && mode::is_dir(pv.mode) {
+                        gid = pv.gid;
+                        if mode::is_dir(m) {
+                            m |= mode::ISGID;
+                        }
+                    }
+                }
+                self.map.remove(&real.key);
+                let ((), fake) = self.update(&real, |e| {
+                    *e = Entry { uid, gid, mode: m, rdev, birth: real.birth, xattrs: Vec::new() };
+                });
+                Reply::Attrs(fake)
+            }
+            Op::Unlinked { real } => {
+                if mode::is_dir(real.mode) || real.nlink <= 1 {
+                    self.map.remove(&real.key);
+                }
+                Reply::Done
+            }
+            Op::SetXattr { real, name, value, flags } => {
+                if name.is_empty() || name.len() > XATTR_NAME_MAX {
+                    return Reply::Errno(if name.is_empty() { EINVAL } else { ERANGE });
+                }
+                if value.len() > XATTR_SIZE_MAX {
+                    return Reply::Errno(E2BIG);
+                }
+                let (r, _) = self.update(&real, |e| {
+                    let at = e.xattrs.iter().position(|(n, _)| n == name);
+                    match (at, flags) {
+                        (Some(_), XATTR_CREATE) => Err(EEXIST),
+                        (None, XATTR_REPLACE) => Err(ENODATA),
+                        (Some(i), _) => {
+                            e.xattrs[i].1 = value.to_vec();
+                            Ok(())
+                        }
+                        (None, _) => {
+                            e.xattrs.push((name.to_string(), value.to_vec()));
+                            Ok(())
+                        }
+                    }
+                });
+                match r {
+                    Ok(()) => Reply::Done,
+                    Err(e) => Reply::Errno(e),
+                }
+            }
+            Op::GetXattr { real, name } => {
+                out.clear();
+                let Some(e) = self.current(&real) else { return Reply::Errno(ENODATA) };
+                match e.xattrs.iter().find(|(n, _)| n == name) {
+                    Some((_, v)) => {
+                        out.extend_from_slice(v);
+                        Reply::Bytes(out)
+                    }
+                    None => Reply::Errno(ENODATA),
+                }
+            }
+            Op::ListXattr { real } => {
+                out.clear();
+                if let Some(e) = self.current(&real) {
+                    for (n, _) in &e.xattrs {
+                        out.extend_from_slice(n.as_bytes());
+                        out.push(0);
+                    }
+                }
+                Reply::Bytes(out)
+            }
+            Op::RemoveXattr { real, name } => {
+                let (found, _) = self.update(&real, |e| {
+                    let before = e.xattrs.len();
+                    e.xattrs.retain(|(n, _)| n != name);
+                    before != e.xattrs.len()
+                });
+                if found { Reply::Done } else { Reply::Errno(ENODATA) }
+            }
+        }
+    }
+}
+
+/// Does the entry describe an earlier incarnation of this inode number?
+fn is_stale(e: &Entry, real: &Real) -> bool {
+    if let (Some(a), Some(b)) = (e.birth, real.birth)
+        && a != b
+    {
+        return true;
+    }
+    // A device node is a plain file on disk; everything else keeps its real type.
+    let recorded = e.mode & mode::IFMT;
+    let on_disk = match recorded {
+        mode::IFCHR | mode::IFBLK => mode::IFREG,
+        t => t,
+    };
+    on_disk != real.mode & mode::IFMT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(ino: u64) -> Real {
+        Real {
+            key: Key { dev: 1, ino },
+            birth: Some(Birth { sec: 100, nsec: 0 }),
+            uid: 1000,
+            gid: 1000,
+            mode: 0o100644,
+            rdev: 0,
+            nlink: 1,
+        }
+    }
+
+    fn attrs(t: &mut Table, op: Op<'_>) -> Fake {
+        let mut out = Vec::new();
+        match t.apply(&op, &mut out) {
+            Reply::Attrs(f) => f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_is_root_or_real() {
+        let r = file(1);
+        assert_eq!(attrs(&mut Table::new(false), Op::Lookup { real: r }).uid, 0);
+        assert_eq!(attrs(&mut Table::new(true), Op::Lookup { real: r }).uid, 1000);
+    }
+
+    #[test]
+    fn chown_records_and_clears_setuid_like_the_kernel() {
+        let mut t = Table::new(false);
+        let r = file(1);
+        attrs(&mut t, Op::Chmod { real: r, mode: 0o6755 });
+        let f = attrs(&mut t, Op::Chown { real: r, uid: Some(5), gid: None });
+        assert_eq!((f.uid, f.gid, f.mode), (5, 0, 0o100755));
+        // setgid without group execute is a mandatory-locking mark: kept.
+        attrs(&mut t, Op::Chmod { real: r, mode: 0o2644 });
+        let f = attrs(&mut t, Op::Chown { real: r, uid: None, gid: Some(7) });
+        assert_eq!((f.uid, f.gid, f.mode), (5, 7, 0o102644));
+    }
+
+    #[test]
+    fn default_views_are_not_stored() {
+        let mut t = Table::new(false);
+        let r = file(1);
+        attrs(&mut t, Op::Chown { real: r, uid: Some(0), gid: Some(0) });
+        assert!(t.is_empty());
+        attrs(&mut t, Op::Chown { real: r, uid: Some(3), gid: Some(0) });
+        assert_eq!(t.len(), 1);
+        attrs(&mut t, Op::Chown { real: r, uid: Some(0), gid: None });
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn reused_inode_numbers_start_clean() {
+        let mut t = Table::new(false);
+        let r = file(1);
+        attrs(&mut t, Op::Chown { real: r, uid: Some(42), gid: Some(42) });
+        let reborn = Real { birth: Some(Birth { sec: 101, nsec: 0 }), ..r };
+        assert_eq!(attrs(&mut t, Op::Lookup { real: reborn }).uid, 0);
+        assert!(t.is_empty());
+        // Without birth times, a change of file type still tells.
+        attrs(&mut t, Op::Chown { real: Real { birth: None, ..r }, uid: Some(42), gid: None });
+        let dir = Real { birth: None, mode: 0o40755, ..r };
+        assert_eq!(attrs(&mut t, Op::Lookup { real: dir }).uid, 0);
+    }
+
+    #[test]
+    fn last_link_forgets() {
+        let mut t = Table::new(false);
+        let r = Real { nlink: 2, ..file(1) };
+        attrs(&mut t, Op::Chown { real: r, uid: Some(9), gid: None });
+        let mut out = Vec::new();
+        t.apply(&Op::Unlinked { real: r }, &mut out);
+        assert_eq!(attrs(&mut t, Op::Lookup { real: r }).uid, 9);
+        t.apply(&Op::Unlinked { real: Real { nlink: 1, ..r } }, &mut out);
+        assert_eq!(attrs(&mut t, Op::Lookup { real: r }).uid, 0);
+    }
+
+    #[test]
+    fn devices_and_setgid_directories() {
+        let mut t = Table::new(false);
+        let dir = Real { mode: 0o40755, ..file(1) };
+        attrs(&mut t, Op::Chown { real: dir, uid: None, gid: Some(50) });
+        attrs(&mut t, Op::Chmod { real: dir, mode: 0o2775 });
+        let dev = file(2);
+        let f = attrs(&mut t, Op::Create { real: dev, parent: Some(dir), uid: 0, gid: 0, mode: 0o20644, rdev: 0x103 });
+        assert_eq!((f.gid, f.mode, f.rdev), (50, 0o20644, 0x103));
+        let sub = Real { mode: 0o40755, ..file(3) };
+        let f = attrs(&mut t, Op::Create { real: sub, parent: Some(dir), uid: 0, gid: 0, mode: 0o40755, rdev: 0 });
+        assert_eq!((f.gid, f.mode), (50, 0o42755));
+    }
+
+    #[test]
+    fn xattrs_follow_the_kernels_flags() {
+        let mut t = Table::new(false);
+        let r = file(1);
+        let mut out = Vec::new();
+        let set = |t: &mut Table, flags| {
+            let mut o = Vec::new();
+            t.apply(&Op::SetXattr { real: r, name: "security.capability", value: b"v", flags }, &mut o) == Reply::Done
+        };
+        assert!(!set(&mut t, XATTR_REPLACE));
+        assert!(set(&mut t, XATTR_CREATE));
+        assert!(!set(&mut t, XATTR_CREATE));
+        assert_eq!(t.apply(&Op::ListXattr { real: r }, &mut out), Reply::Bytes(b"security.capability\0"));
+        assert_eq!(t.apply(&Op::GetXattr { real: r, name: "security.capability" }, &mut out), Reply::Bytes(b"v"));
+        // chown of a file drops its capability, as the kernel does.
+        attrs(&mut t, Op::Chown { real: r, uid: Some(1), gid: None });
+        assert_eq!(
+            t.apply(&Op::GetXattr { real: r, name: "security.capability" }, &mut out),
+            Reply::Errno(libc::ENODATA)
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! One fake-root session: start the daemon, run the command under the right mechanism,
+//! wait for it, save the state, and exit as the command did.
+use crate::cli::{Mechanism, RunArgs};
+use crate::daemon::{Daemon, state};
+use crate::log;
+use crate::sniff::{self, Need};
+use fakebox_proto::env as vars;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// fakebox's own failure (DESIGN §4), as `env` and container runtimes use it.
+pub const EXIT_FAILURE: i32 = 125;
+pub const EXIT_CANNOT_RUN: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// A failure that ends the session before or around the command: message and exit code.
+pub struct Failure(pub String, pub i32);
+
+fn fail(code: i32, msg: impl Into<String>) -> Failure {
+    Failure(msg.into(), code)
+}
+
+pub fn run(args: RunArgs) -> Result<i32, Failure> {
+    let shell = std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
+    let argv: Vec<OsString> = if args.command.is_empty() { vec![shell] } else { args.command.clone() };
+    let path_var = std::env::var_os("PATH");
+    let program = locate(&argv[0], path_var.as_deref())?;
+    choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
+
+    let lib = preload_library()?;
+    let table = match &args.state {
+        Some(p) => state::load(p, args.unknown_is_real)
+            .map_err(|e| fail(EXIT_FAILURE, format!("cannot load the state: {e}")))?,
+        None => crate::daemon::Table::new(args.unknown_is_real),
+    };
+    let rundir = RunDir::create()?;
+    let sock = rundir.0.join("socket");
+    let listener = UnixListener::bind(&sock)
+        .map_err(|e| fail(EXIT_FAILURE, format!("cannot create the daemon's socket {}: {e}", sock.display())))?;
+    let _ = std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600));
+    let daemon = Daemon::new(table);
+    let serving = Arc::clone(&daemon);
+    std::thread::Builder::new()
+        .name("fakebox-daemon".into())
+        .spawn(move || serving.serve(listener))
+        .map_err(|e| fail(EXIT_FAILURE, format!("cannot start the daemon: {e}")))?;
+    log::debug(format_args!("daemon on {}", sock.display()));
+
+    let (hello_rd, hello_wr) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail(EXIT_FAILURE, format!("pipe: {e}")))?;
+    let status = run_command(&argv, &lib, &sock, &args, &hello_wr)?;
+    drop(hello_wr);
+    let loaded = said_hello(&hello_rd);
+
+    daemon.stop();
+    if let Some(p) = &args.state {
+        let table = daemon.table.lock().unwrap_or_else(|p| p.into_inner());
+        log::debug(format_args!("saving {} entries to {}", table.len(), p.display()));
+        state::save(p, &table).map_err(|e| fail(EXIT_FAILURE, format!("cannot save the state: {e}")))?;
+    }
+    if !loaded {
+        return Err(fail(
+            EXIT_FAILURE,
+            format!(
+                "the preload library {} did not load into {}, so it ran without the fake; its results are not what root would get (see the loader's message above)",
+                lib.display(),
+                argv[0].to_string_lossy()
+            ),
+        ));
+    }
+    Ok(status)
+}
+
+/// Finds the command like execvp, or fails as a shell would (126 / 127).
+fn locate(cmd: &OsStr, path: Option<&OsStr>) -> Result<PathBuf, Failure> {
+    let name = cmd.to_string_lossy();
+    let Some(p) = sniff::resolve(cmd, path) else {
+        return Err(fail(EXIT_NOT_FOUND, format!("{name}: command not found")));
+    };
+    match std::fs::metadata(&p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(fail(EXIT_NOT_FOUND, format!("{name}: No such file or directory")))
+        }
+        Err(e) => Err(fail(EXIT_CANNOT_RUN, format!("{name}: {e}"))),
+        Ok(m) if m.is_dir() => Err(fail(EXIT_CANNOT_RUN, format!("{name}: Is a directory"))),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+            Err(fail(EXIT_CANNOT_RUN, format!("{name}: Permission denied")))
+        }
+        Ok(_) => Ok(p),
+    }
+}
+
+fn choose_mechanism(m: Mechanism, program: &Path, path: Option<&OsStr>) -> Result<(), Failure> {
+    if m == Mechanism::Tracer {
+        return Err(fail(
+            EXIT_FAILURE,
+            "--mechanism tracer: the ptrace tracer is not part of this build yet; use --mechanism preload or auto for glibc programs",
+        ));
+    }
+    let need = sniff::need(program, path).map_err(|e| fail(EXIT_CANNOT_RUN, format!("{}: {e}", program.display())))?;
+    match need {
+        Need::Preload => Ok(()),
+        Need::Tracer(why) => Err(fail(
+            EXIT_FAILURE,
+            format!(
+                "cannot fake {}: {why}, which LD_PRELOAD cannot reach, and the ptrace tracer is not part of this build yet; it would run without the fake, so it does not run",
+                program.display()
+            ),
+        )),
+    }
+}
+
+/// The preload library: next to the binary, or in ../lib/fakebox/.
+fn preload_library() -> Result<PathBuf, Failure> {
+    let exe = std::env::current_exe().map_err(|e| fail(EXIT_FAILURE, format!("cannot find my own binary: {e}")))?;
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let candidates = [dir.join("libfakebox.so"), dir.join("../lib/fakebox/libfakebox.so")];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .ok_or_else(|| fail(EXIT_FAILURE, format!("cannot find the preload library libfakebox.so next to {} or in {}: build it with `cargo build --release --workspace`", exe.display(), dir.join("../lib/fakebox").display())))
+}
+
+/// The session's private directory: 0700, removed when the session ends.
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn create() -> Result<RunDir, Failure> {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| nix::unistd::access(d, nix::unistd::AccessFlags::W_OK).is_ok())
+            .or_else(|| std::env::var_os("TMPDIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let dir = nix::unistd::mkdtemp(&base.join("fakebox-XXXXXX"))
+            .map_err(|e| fail(EXIT_FAILURE, format!("cannot create a private directory in {}: {e}", base.display())))?;
+        Ok(RunDir(dir))
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 && sig != libc::SIGINT && sig != libc::SIGQUIT {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn run_command(argv: &[OsString], lib: &Path, sock: &Path, args: &RunArgs, hello: &OwnedFd) -> Result<i32, Failure> {
+    let mut preload = lib.as_os_str().to_owned();
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
+        preload.push(":");
+        preload.push(old);
+    }
+    let ids = format!("{u},{u},{u},{u}:{g},{g},{g},{g}:{g}", u = args.uid, g = args.gid);
+    let hello_fd = hello.as_raw_fd();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env("LD_PRELOAD", preload)
+        .env(vars::SOCKET, sock)
+        .env(vars::LIB, lib)
+        .env(vars::IDS, ids)
+        .env(vars::HELLO_FD, hello_fd.to_string());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(hello_fd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // The terminal's SIGINT and SIGQUIT reach the command directly; fakebox outlives them
+    // to report its status. SIGTERM and SIGHUP sent to fakebox are passed on.
+    for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
+        // SAFETY: installing a handler that only calls kill.
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+    let child = cmd.spawn().map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound { EXIT_NOT_FOUND } else { EXIT_CANNOT_RUN };
+        fail(code, format!("{}: {e}", argv[0].to_string_lossy()))
+    })?;
+    let pid = child.id() as i32;
+    CHILD.store(pid, Ordering::Relaxed);
+    loop {
+        let mut status = 0;
+        // SAFETY: plain waitpid on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            if libc::WIFEXITED(status) {
+                return Ok(libc::WEXITSTATUS(status));
+            }
+            if libc::WIFSIGNALED(status) {
+                return Ok(128 + libc::WTERMSIG(status));
+            }
+        } else if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return Err(fail(EXIT_FAILURE, format!("waiting for the command: {}", std::io::Error::last_os_error())));
+        }
+    }
+}
+
+/// Did the preload library announce itself on the hello pipe?
+fn said_hello(rd: &OwnedFd) -> bool {
+    let mut b = [0u8; 1];
+    // The write end is closed everywhere once the first process loaded; never block.
+    let _ = nix::fcntl::fcntl(rd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+    matches!(nix::unistd::read(rd.as_raw_fd(), &mut b), Ok(1))
+}

@@ -1,0 +1,230 @@
+//! This process's connections to the daemon.
+//!
+//! A small pool of sockets, each taken with a compare-and-swap, never waited for: a
+//! thread (or a signal handler) that finds every slot busy uses a connection of its own
+//! for that one request. After fork() the child replaces each inherited socket in place
+//! (same fd number) before first use; a vfork or raw-clone child, which shares the parent's
+//! memory, never touches the pool and uses one-off connections. The sockets sit at high
+//! fd numbers, close-on-exec, and [`is_ours`] lets the fd hooks protect them.
+use crate::config;
+use crate::sys::{self, Res};
+use fakebox_proto::{Op, Reply, wire};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+const SLOTS: usize = 4;
+/// The fd number is stale (inherited through fork) and must be replaced before use.
+const STALE: i32 = 1 << 30;
+const NONE: i32 = -1;
+
+struct Slot {
+    busy: AtomicBool,
+    /// fd number, or NONE, possibly with the STALE bit.
+    fd: AtomicI32,
+}
+
+static POOL: [Slot; SLOTS] = [const { Slot { busy: AtomicBool::new(false), fd: AtomicI32::new(NONE) } }; SLOTS];
+static OWNER: AtomicI32 = AtomicI32::new(0);
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Called once at load, in the process that owns the pool.
+pub fn init() {
+    OWNER.store(sys::getpid(), Ordering::Release);
+    // SAFETY: registering a fork handler that only touches atomics.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork)) };
+}
+
+extern "C" fn after_fork() {
+    // Only the forking thread exists now; every slot is free, and every socket is the
+    // parent's: keep the numbers (so they stay protected) but replace them before use.
+    OWNER.store(sys::getpid(), Ordering::Release);
+    for s in &POOL {
+        let fd = s.fd.load(Ordering::Relaxed);
+        if fd != NONE {
+            s.fd.store(fd | STALE, Ordering::Relaxed);
+        }
+        s.busy.store(false, Ordering::Release);
+    }
+}
+
+/// Is `fd` one of the session's sockets, which the program must not close or replace?
+pub fn is_ours(fd: i32) -> bool {
+    fd >= 0 && POOL.iter().any(|s| s.fd.load(Ordering::Relaxed) & !STALE == fd)
+}
+
+/// The program is about to dup2() over one of our sockets: forget it (its number becomes
+/// the program's), and connect afresh next time.
+pub fn surrender(fd: i32) {
+    for s in &POOL {
+        if s.fd.load(Ordering::Relaxed) & !STALE == fd {
+            s.fd.store(NONE, Ordering::Relaxed);
+        }
+    }
+}
+
+fn connect() -> Res<i32> {
+    let path = config::SOCKET.get();
+    if path.is_empty() {
+        return Err(libc::ENOTCONN);
+    }
+    // SAFETY: plain socket calls on a fresh fd and a filled-in address.
+    unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(sys::errno());
+        }
+        let mut addr: libc::sockaddr_un = std::mem::zeroed();
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, s) in addr.sun_path.iter_mut().zip(path) {
+            *d = *s as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sa_family_t>() + path.len() + 1;
+        loop {
+            if libc::connect(fd, &addr as *const _ as *const libc::sockaddr, len as libc::socklen_t) == 0 {
+                return Ok(fd);
+            }
+            let e = sys::errno();
+            if e != libc::EINTR {
+                let _ = sys::close(fd);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Where the pool's sockets go: high, out of the way of programs that expect small fds.
+fn high_fd_base() -> i32 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit into a local.
+    let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 { lim.rlim_cur } else { 1024 };
+    (cur.min(1024) as i32 - 64).max(10)
+}
+
+fn send_all(fd: i32, mut buf: &[u8]) -> Res<()> {
+    while !buf.is_empty() {
+        // SAFETY: sending from a valid slice; MSG_NOSIGNAL keeps a dead daemon from
+        // killing the program with SIGPIPE.
+        let n = unsafe { libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+fn recv_exact(fd: i32, buf: &mut [u8]) -> Res<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: receiving into a valid slice.
+        let n = unsafe { libc::recv(fd, buf[got..].as_mut_ptr() as *mut libc::c_void, buf.len() - got, 0) };
+        if n < 0 {
+            let e = sys::errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(libc::ECONNRESET);
+        }
+        got += n as usize;
+    }
+    Ok(())
+}
+
+/// One request and its reply on `fd`; returns the length of the reply's body, which is
+/// left at the start of `reply`.
+fn exchange(fd: i32, request: &[u8], reply: &mut [u8]) -> Res<usize> {
+    send_all(fd, request)?;
+    let mut header = [0u8; 4];
+    recv_exact(fd, &mut header)?;
+    let len = wire::body_len(header).map_err(|_| libc::EPROTO)?;
+    if len > reply.len() {
+        return Err(libc::EPROTO);
+    }
+    recv_exact(fd, &mut reply[..len])?;
+    Ok(len)
+}
+
+/// Sends `op` and returns the daemon's reply, whose bytes live in `reply`.
+///
+/// Fails with EIO when the daemon cannot be reached (the session has ended): the caller
+/// must fail the hooked call rather than let the program run unfaked without a word.
+pub fn ask<'r>(op: &Op<'_>, request: &mut [u8], reply: &'r mut [u8]) -> Res<Reply<'r>> {
+    config::init();
+    let n = wire::encode(op, request).map_err(|_| libc::E2BIG)?;
+    let request = &request[..n];
+    trace!("ask {op:?}");
+    let owner = OWNER.load(Ordering::Acquire) == sys::getpid();
+    let slot = if owner {
+        POOL.iter().find(|s| s.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok())
+    } else {
+        None
+    };
+    let r = match slot {
+        Some(s) => {
+            let r = pooled(s, request, reply);
+            s.busy.store(false, Ordering::Release);
+            r
+        }
+        None => one_off(request, reply),
+    };
+    let r = r.and_then(|len| wire::decode(&reply[..len]).map_err(|_| libc::EPROTO));
+    r.map_err(|e| {
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            crate::log::warn(format_args!(
+                "cannot reach the session's daemon ({}); this program's file ownership calls fail from now on",
+                Errno(e)
+            ));
+        }
+        libc::EIO
+    })
+}
+
+fn pooled(s: &Slot, request: &[u8], reply: &mut [u8]) -> Res<usize> {
+    // Two tries: a socket that went bad (the daemon dropped it) is replaced once.
+    for attempt in 0..2 {
+        let fd = s.fd.load(Ordering::Relaxed);
+        let fd = if fd == NONE || fd & STALE != 0 || attempt > 0 {
+            let fresh = connect()?;
+            let placed = if fd != NONE && fd & !STALE >= 0 {
+                // Keep the number we had (it may be the one the program knows to avoid).
+                sys::dup3(fresh, fd & !STALE, libc::O_CLOEXEC)
+            } else {
+                sys::fcntl_dupfd_cloexec(fresh, high_fd_base())
+            };
+            let _ = sys::close(fresh);
+            let placed = placed?;
+            s.fd.store(placed, Ordering::Relaxed);
+            placed
+        } else {
+            fd
+        };
+        match exchange(fd, request, reply) {
+            Ok(len) => return Ok(len),
+            Err(e) if attempt == 1 => return Err(e),
+            Err(_) => continue,
+        }
+    }
+    Err(libc::EIO)
+}
+
+fn one_off(request: &[u8], reply: &mut [u8]) -> Res<usize> {
+    let fd = connect()?;
+    let r = exchange(fd, request, reply);
+    let _ = sys::close(fd);
+    r
+}
+
+struct Errno(i32);
+impl std::fmt::Display for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SAFETY: strerror returns a static string for any errno on glibc.
+        let s = unsafe { std::ffi::CStr::from_ptr(libc::strerror(self.0)) };
+        f.write_str(s.to_str().unwrap_or("error"))
+    }
+}

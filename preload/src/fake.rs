@@ -1,0 +1,142 @@
+//! The operations every hook is made of: learn what the kernel says about an inode, ask
+//! the daemon what the session says, and translate between the two. Hooks stay a few
+//! lines each; what an operation *means* is decided by the daemon alone.
+use crate::client;
+use crate::sys::{self, Res};
+use fakebox_proto::{Birth, Fake, Key, Op, Real, Reply};
+use libc::{c_char, c_int};
+
+/// The kernel's view of an inode, with the raw statx it came from.
+pub struct Seen {
+    pub stx: libc::statx,
+    pub real: Real,
+}
+
+/// statx of `path` relative to `dirfd` (flags as for fstatat: AT_SYMLINK_NOFOLLOW,
+/// AT_EMPTY_PATH, AT_NO_AUTOMOUNT).
+pub fn see(dirfd: c_int, path: *const c_char, flags: c_int) -> Res<Seen> {
+    // SAFETY: statx is plain data; zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    sys::statx(dirfd, path, flags, &mut stx)?;
+    Ok(Seen { real: real_of(&stx), stx })
+}
+
+/// The inode behind an open file descriptor.
+pub fn see_fd(fd: c_int) -> Res<Seen> {
+    see(fd, c"".as_ptr(), libc::AT_EMPTY_PATH)
+}
+
+pub fn real_of(stx: &libc::statx) -> Real {
+    let birth = (stx.stx_mask & libc::STATX_BTIME != 0)
+        .then_some(Birth { sec: stx.stx_btime.tv_sec, nsec: stx.stx_btime.tv_nsec });
+    Real {
+        key: Key { dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor), ino: stx.stx_ino },
+        birth,
+        uid: stx.stx_uid,
+        gid: stx.stx_gid,
+        mode: u32::from(stx.stx_mode),
+        rdev: libc::makedev(stx.stx_rdev_major, stx.stx_rdev_minor),
+        nlink: stx.stx_nlink,
+    }
+}
+
+/// Asks the daemon; replies other than attributes become errors.
+pub fn attrs(op: &Op<'_>) -> Res<Fake> {
+    let mut req = [0u8; 256];
+    let mut rep = [0u8; 256];
+    match client::ask(op, &mut req, &mut rep)? {
+        Reply::Attrs(f) => Ok(f),
+        Reply::Errno(e) => Err(e),
+        _ => Err(libc::EPROTO),
+    }
+}
+
+/// Sends an operation whose reply carries nothing but success or an errno.
+pub fn done(op: &Op<'_>) -> Res<()> {
+    let mut req = [0u8; 256];
+    let mut rep = [0u8; 64];
+    match client::ask(op, &mut req, &mut rep)? {
+        Reply::Done | Reply::Attrs(_) => Ok(()),
+        Reply::Errno(e) => Err(e),
+        Reply::Bytes(_) => Err(libc::EPROTO),
+    }
+}
+
+/// What the session sees for an inode.
+pub fn view(real: &Real) -> Res<Fake> {
+    attrs(&Op::Lookup { real: *real })
+}
+
+/// The session's view written over a statx result.
+pub fn patch_statx(stx: &mut libc::statx, f: &Fake) {
+    stx.stx_uid = f.uid;
+    stx.stx_gid = f.gid;
+    stx.stx_mode = f.mode as u16;
+    stx.stx_rdev_major = libc::major(f.rdev);
+    stx.stx_rdev_minor = libc::minor(f.rdev);
+}
+
+/// A struct stat (the same layout as stat64 on x86_64) from a statx and the session's view.
+pub fn to_stat(stx: &libc::statx, f: &Fake, st: &mut libc::stat) {
+    // SAFETY: struct stat is plain data; zero padding is what the kernel writes too.
+    *st = unsafe { std::mem::zeroed() };
+    st.st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+    st.st_ino = stx.stx_ino;
+    st.st_nlink = u64::from(stx.stx_nlink);
+    st.st_mode = f.mode;
+    st.st_uid = f.uid;
+    st.st_gid = f.gid;
+    st.st_rdev = f.rdev;
+    st.st_size = stx.stx_size as i64;
+    st.st_blksize = i64::from(stx.stx_blksize);
+    st.st_blocks = stx.stx_blocks as i64;
+    st.st_atime = stx.stx_atime.tv_sec;
+    st.st_atime_nsec = i64::from(stx.stx_atime.tv_nsec);
+    st.st_mtime = stx.stx_mtime.tv_sec;
+    st.st_mtime_nsec = i64::from(stx.stx_mtime.tv_nsec);
+    st.st_ctime = stx.stx_ctime.tv_sec;
+    st.st_ctime_nsec = i64::from(stx.stx_ctime.tv_nsec);
+}
+
+/// fstatat as the session sees it.
+pub fn stat_at(dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int) -> Res<()> {
+    if st.is_null() {
+        return Err(libc::EFAULT);
+    }
+    let seen = see(dirfd, path, flags)?;
+    let f = view(&seen.real)?;
+    // SAFETY: the caller's buffer, checked non-null.
+    to_stat(&seen.stx, &f, unsafe { &mut *st });
+    Ok(())
+}
+
+/// The directory that holds `path` (relative to `dirfd`), for setgid inheritance.
+pub fn parent(dirfd: c_int, path: *const c_char) -> Option<Real> {
+    let p = sys::cstr(path);
+    let mut buf = [0u8; 4096];
+    let cut = p.iter().rposition(|&b| b == b'/');
+    let dir: &[u8] = match cut {
+        None => b".",
+        Some(0) => b"/",
+        Some(i) => &p[..i],
+    };
+    if dir.len() >= buf.len() {
+        return None;
+    }
+    buf[..dir.len()].copy_from_slice(dir);
+    see(dirfd, buf.as_ptr() as *const c_char, 0).ok().map(|s| s.real)
+}
+
+/// Records a new inode made by this process: `mode` carries the type the session should
+/// see (a device node is a plain file on disk), owned by the fake fsuid/fsgid.
+pub fn created(seen: &Seen, parent: Option<Real>, mode: u32, rdev: u64) -> Res<()> {
+    let uid = crate::ids::UID.fs.load(std::sync::atomic::Ordering::Relaxed);
+    let gid = crate::ids::GID.fs.load(std::sync::atomic::Ordering::Relaxed);
+    attrs(&Op::Create { real: seen.real, parent, uid, gid, mode, rdev }).map(drop)
+}
+
+/// The permission bits the session records for a file just made with `requested`, given
+/// what the kernel made of it (the umask shows as bits the kernel left out).
+pub fn made_mode(requested: u32, on_disk: u32) -> u32 {
+    (requested & 0o7000) | (requested & 0o777 & on_disk)
+}

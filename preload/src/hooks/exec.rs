@@ -1,0 +1,373 @@
+//! Processes: every exec and spawn carries the session on, even when the caller stripped
+//! LD_PRELOAD or the session's variables (`env -i`), and the child inherits the fake
+//! identity as it is now (DESIGN §3.9). A program LD_PRELOAD cannot reach is named on
+//! stderr: it would run without the fake.
+use crate::config;
+use crate::ids;
+use crate::sys::{self, Res, Scratch, ret};
+use fakebox_proto::elf::{self, Exec};
+use fakebox_proto::env as vars;
+use libc::{c_char, c_int, pid_t};
+use std::fmt::Write;
+
+type Argv = *const *const c_char;
+
+unsafe extern "C" {
+    static mut environ: *const *const c_char;
+}
+
+fn environ_now() -> Argv {
+    // SAFETY: reading the process's environ pointer.
+    unsafe { *std::ptr::addr_of!(environ) }
+}
+
+/// Builds `KEY=value` strings and a NULL-terminated array in one mapping.
+struct EnvBuilder {
+    map: Scratch,
+    /// Next free pointer slot.
+    slot: usize,
+    slots: usize,
+    /// Next free string byte, counted from the end of the pointer area.
+    text: usize,
+}
+
+impl EnvBuilder {
+    fn new(entries: usize, text: usize) -> Res<EnvBuilder> {
+        let slots = entries + 1;
+        let map = Scratch::new(slots * 8 + text)?;
+        Ok(EnvBuilder { map, slot: 0, slots, text: slots * 8 })
+    }
+
+    fn push_ptr(&mut self, p: *const c_char) {
+        if self.slot + 1 < self.slots {
+            // SAFETY: within the pointer area of our mapping.
+            unsafe { *(self.map.ptr as *mut *const c_char).add(self.slot) = p };
+            self.slot += 1;
+        }
+    }
+
+    /// Appends `name=` + the pieces, NUL-terminated, and adds it to the array.
+    fn push(&mut self, name: &str, pieces: &[&[u8]]) -> Res<()> {
+        let len = name.len() + 1 + pieces.iter().map(|p| p.len()).sum::<usize>() + 1;
+        if self.text + len > self.map.len {
+            return Err(libc::E2BIG);
+        }
+        let start = self.text;
+        let bytes = self.map.bytes();
+        let mut at = start;
+        for part in [name.as_bytes(), b"="].into_iter().chain(pieces.iter().copied()) {
+            bytes[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        bytes[at] = 0;
+        self.text = at + 1;
+        let p = bytes[start..].as_ptr() as *const c_char;
+        self.push_ptr(p);
+        Ok(())
+    }
+
+    fn finish(self) -> (Scratch, Argv) {
+        // The slot after the last is still zero: the NULL terminator.
+        let p = self.map.ptr as Argv;
+        (self.map, p)
+    }
+}
+
+fn var_name(entry: &[u8]) -> &[u8] {
+    &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
+}
+
+fn is_session_var(name: &[u8]) -> bool {
+    name == b"LD_PRELOAD" || vars::ALL.iter().any(|v| v.as_bytes() == name) || name == vars::HELLO_FD.as_bytes()
+}
+
+/// `envp` with the session's variables put back; the mapping must live until the exec.
+fn session_env(envp: Argv) -> Res<(Option<Scratch>, Argv)> {
+    if !config::in_session() {
+        return Ok((None, envp));
+    }
+    let mut n = 0;
+    let mut other_preload: &[u8] = b"";
+    if !envp.is_null() {
+        // SAFETY: a NULL-terminated array of C strings, as execve requires.
+        while !unsafe { *envp.add(n) }.is_null() {
+            let e = sys::cstr(unsafe { *envp.add(n) });
+            if var_name(e) == b"LD_PRELOAD" {
+                other_preload = &e[11..];
+            }
+            n += 1;
+        }
+    }
+    let lib = config::LIB.get();
+    let mut b = EnvBuilder::new(n + vars::ALL.len() + 2, 16384 + other_preload.len() + lib.len())?;
+    for i in 0..n {
+        // SAFETY: as above.
+        let p = unsafe { *envp.add(i) };
+        if !is_session_var(var_name(sys::cstr(p))) {
+            b.push_ptr(p);
+        }
+    }
+    // LD_PRELOAD: ours first, then whatever else the program preloads.
+    let mut pieces: [&[u8]; 64] = [b""; 64];
+    pieces[0] = lib;
+    let mut k = 1;
+    for other in other_preload.split(|&c| c == b':' || c == b' ').filter(|o| !o.is_empty() && *o != lib) {
+        if k + 2 > pieces.len() {
+            break;
+        }
+        pieces[k] = b":";
+        pieces[k + 1] = other;
+        k += 2;
+    }
+    b.push("LD_PRELOAD", &pieces[..k])?;
+    b.push(vars::SOCKET, &[config::SOCKET.get()])?;
+    b.push(vars::LIB, &[lib])?;
+    let mut idbuf = Small::default();
+    let _ = ids::format(&mut idbuf);
+    b.push(vars::IDS, &[idbuf.bytes()])?;
+    for (name, v) in [(vars::LOG, config::LOG.get()), (vars::LOG_FILE, config::LOG_FILE.get())] {
+        if !v.is_empty() {
+            b.push(name, &[v])?;
+        }
+    }
+    let (map, p) = b.finish();
+    Ok((Some(map), p))
+}
+
+/// A short string on the stack.
+#[derive(Default)]
+struct Small {
+    buf: Vec0,
+    len: usize,
+}
+struct Vec0([u8; 2048]);
+impl Default for Vec0 {
+    fn default() -> Self {
+        Vec0([0; 2048])
+    }
+}
+impl Small {
+    fn bytes(&self) -> &[u8] {
+        &self.buf.0[..self.len]
+    }
+}
+impl Write for Small {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.0.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf.0[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+struct FdAt(c_int);
+impl elf::ReadAt for FdAt {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
+        sys::pread(self.0, buf, offset).unwrap_or(0)
+    }
+}
+
+/// Says so on stderr when `path` is a program LD_PRELOAD cannot reach.
+fn warn_if_unreached(dirfd: c_int, path: *const c_char, depth: u32) {
+    if path.is_null() || !config::in_session() || depth > 2 {
+        return;
+    }
+    let Ok(fd) = sys::openat(dirfd, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return };
+    let mut head = [0u8; 1024];
+    let n = sys::pread(fd, &mut head, 0).unwrap_or(0);
+    let kind = elf::classify(&head[..n], &mut FdAt(fd));
+    let _ = sys::close(fd);
+    match kind {
+        Exec::Elf(e) if !e.preload_reaches() => crate::log::warn(format_args!(
+            "{} is a {} program, which LD_PRELOAD cannot reach and this build has no tracer for: it runs WITHOUT the fake",
+            String0(sys::cstr(path)),
+            e.describe()
+        )),
+        Exec::Script { interp, .. } => {
+            let mut p = [0u8; 512];
+            let len = (interp.1 - interp.0).min(p.len() - 1);
+            p[..len].copy_from_slice(&head[interp.0..interp.0 + len]);
+            warn_if_unreached(libc::AT_FDCWD, p.as_ptr() as *const c_char, depth + 1);
+        }
+        _ => {}
+    }
+}
+
+/// Displays bytes without allocating.
+struct String0<'a>(&'a [u8]);
+impl std::fmt::Display for String0<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+        }
+        Ok(())
+    }
+}
+
+/// execvp's search, only to name the program for [`warn_if_unreached`].
+fn with_resolved(file: *const c_char, f: impl FnOnce(*const c_char)) {
+    let name = sys::cstr(file);
+    if name.is_empty() || name.contains(&b'/') {
+        return f(file);
+    }
+    // SAFETY: getenv of a constant name.
+    let path = unsafe { libc::getenv(c"PATH".as_ptr()) };
+    let path = if path.is_null() { &b"/bin:/usr/bin"[..] } else { sys::cstr(path) };
+    let mut buf = [0u8; 4096];
+    for dir in path.split(|&b| b == b':') {
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let len = dir.len() + 1 + name.len();
+        if len >= buf.len() {
+            continue;
+        }
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()] = b'/';
+        buf[dir.len() + 1..len].copy_from_slice(name);
+        buf[len] = 0;
+        let p = buf.as_ptr() as *const c_char;
+        if sys::faccessat2(libc::AT_FDCWD, p, libc::X_OK, libc::AT_EACCESS).is_ok() {
+            return f(p);
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fakebox_execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    warn_if_unreached(libc::AT_FDCWD, path, 0);
+    ret(session_env(envp).and_then(|(_keep, env)| sys::execve(path, argv, env).map(|()| 0)))
+}
+
+next!(real_execvpe = c"execvpe": unsafe extern "C" fn(*const c_char, Argv, Argv) -> c_int);
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fakebox_execvpe(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    with_resolved(file, |p| warn_if_unreached(libc::AT_FDCWD, p, 0));
+    let Some(real) = real_execvpe() else { return ret(Err(libc::ENOSYS)) };
+    match session_env(envp) {
+        // SAFETY: forwarding to glibc's execvpe with a valid environment.
+        Ok((_keep, env)) => unsafe { real(file, argv, env) },
+        Err(e) => ret(Err(e)),
+    }
+}
+
+pub unsafe fn execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    unsafe { fakebox_execve(path, argv, envp) }
+}
+pub unsafe fn execv(path: *const c_char, argv: Argv) -> c_int {
+    unsafe { fakebox_execve(path, argv, environ_now()) }
+}
+pub unsafe fn execvp(file: *const c_char, argv: Argv) -> c_int {
+    unsafe { fakebox_execvpe(file, argv, environ_now()) }
+}
+pub unsafe fn execvpe(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    unsafe { fakebox_execvpe(file, argv, envp) }
+}
+
+pub unsafe fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
+    warn_if_unreached(fd, c"".as_ptr(), 0);
+    ret(session_env(envp)
+        .and_then(|(_keep, env)| sys::execveat(fd, c"".as_ptr(), argv, env, libc::AT_EMPTY_PATH).map(|()| 0)))
+}
+
+pub unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv, flags: c_int) -> c_int {
+    warn_if_unreached(dirfd, path, 0);
+    ret(session_env(envp).and_then(|(_keep, env)| sys::execveat(dirfd, path, argv, env, flags).map(|()| 0)))
+}
+
+type Spawn =
+    unsafe extern "C" fn(*mut pid_t, *const c_char, *const libc::c_void, *const libc::c_void, Argv, Argv) -> c_int;
+next!(real_posix_spawn = c"posix_spawn" @ c"GLIBC_2.15": Spawn);
+next!(real_posix_spawnp = c"posix_spawnp" @ c"GLIBC_2.15": Spawn);
+
+fn spawn(
+    real: Option<Spawn>,
+    pid: *mut pid_t,
+    path: *const c_char,
+    fa: *const libc::c_void,
+    attr: *const libc::c_void,
+    argv: Argv,
+    envp: Argv,
+) -> c_int {
+    let Some(real) = real else { return libc::ENOSYS };
+    match session_env(envp) {
+        // SAFETY: forwarding to glibc with a valid environment; posix_spawn returns errno.
+        Ok((_keep, env)) => unsafe { real(pid, path, fa, attr, argv, env) },
+        Err(e) => e,
+    }
+}
+
+pub unsafe fn posix_spawn(
+    pid: *mut pid_t,
+    path: *const c_char,
+    fa: *const libc::c_void,
+    attr: *const libc::c_void,
+    argv: Argv,
+    envp: Argv,
+) -> c_int {
+    warn_if_unreached(libc::AT_FDCWD, path, 0);
+    spawn(real_posix_spawn(), pid, path, fa, attr, argv, envp)
+}
+
+pub unsafe fn posix_spawnp(
+    pid: *mut pid_t,
+    file: *const c_char,
+    fa: *const libc::c_void,
+    attr: *const libc::c_void,
+    argv: Argv,
+    envp: Argv,
+) -> c_int {
+    with_resolved(file, |p| warn_if_unreached(libc::AT_FDCWD, p, 0));
+    spawn(real_posix_spawnp(), pid, file, fa, attr, argv, envp)
+}
+
+next!(real_system = c"system": unsafe extern "C" fn(*const c_char) -> c_int);
+next!(real_popen = c"popen": unsafe extern "C" fn(*const c_char, *const c_char) -> *mut libc::FILE);
+
+/// The environment that system() and popen() pass to /bin/sh is `environ` itself: put
+/// the session's variables back into it if the program removed them.
+fn repair_environ() {
+    if !config::in_session() || environ_is_whole() {
+        return;
+    }
+    let Ok((keep, env)) = session_env(environ_now()) else { return };
+    // The built array becomes the process's environment; its mapping is never unmapped.
+    std::mem::forget(keep);
+    // SAFETY: replacing environ with a complete NULL-terminated array, as clearenv/putenv do.
+    unsafe { *std::ptr::addr_of_mut!(environ) = env };
+}
+
+/// Does `environ` still carry the session as it is now?
+fn environ_is_whole() -> bool {
+    let get = |name: &std::ffi::CStr| {
+        // SAFETY: getenv of a constant name.
+        let v = unsafe { libc::getenv(name.as_ptr()) };
+        if v.is_null() { None } else { Some(sys::cstr(v)) }
+    };
+    let mut idbuf = Small::default();
+    let _ = ids::format(&mut idbuf);
+    let lib = config::LIB.get();
+    get(c"LD_PRELOAD").is_some_and(|p| p.split(|&c| c == b':' || c == b' ').any(|x| x == lib))
+        && get(c"FAKEBOX_SOCKET") == Some(config::SOCKET.get())
+        && get(c"FAKEBOX_IDS") == Some(idbuf.bytes())
+}
+
+pub unsafe fn system(cmd: *const c_char) -> c_int {
+    repair_environ();
+    match real_system() {
+        // SAFETY: forwarding the caller's argument.
+        Some(real) => unsafe { real(cmd) },
+        None => ret(Err(libc::ENOSYS)),
+    }
+}
+
+pub unsafe fn popen(cmd: *const c_char, kind: *const c_char) -> *mut libc::FILE {
+    repair_environ();
+    match real_popen() {
+        // SAFETY: forwarding the caller's arguments.
+        Some(real) => unsafe { real(cmd, kind) },
+        None => std::ptr::null_mut(),
+    }
+}

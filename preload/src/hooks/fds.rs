@@ -1,0 +1,69 @@
+//! File descriptors: the session's sockets survive programs that close or dup2 over every
+//! descriptor (daemons, test harnesses, `closefrom`). Closing one of them is a no-op the
+//! program cannot tell from success; dup2 over one takes the number and the library
+//! connects afresh elsewhere.
+use crate::client;
+use crate::sys::{self, ret};
+use libc::{c_int, c_uint};
+
+pub unsafe fn close(fd: c_int) -> c_int {
+    if client::is_ours(fd) {
+        return 0;
+    }
+    ret(sys::close(fd).map(|()| 0))
+}
+
+pub unsafe fn dup2(old: c_int, new: c_int) -> c_int {
+    if old == new {
+        // dup2(fd, fd) only checks that fd is open.
+        return ret(sys::fcntl_getfd(old).map(|_| new));
+    }
+    if client::is_ours(new) {
+        client::surrender(new);
+    }
+    ret(sys::dup3(old, new, 0))
+}
+
+pub unsafe fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if client::is_ours(new) {
+        client::surrender(new);
+    }
+    ret(sys::dup3(old, new, flags))
+}
+
+/// close_range: close the range around the session's sockets.
+pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    ret(close_around(first, last, flags as c_uint).map(|()| 0))
+}
+
+/// closefrom(3): close everything from `low` up, except the session's sockets.
+pub unsafe fn closefrom(low: c_int) {
+    let _ = close_around(low.max(0) as c_uint, c_uint::MAX, 0);
+}
+
+fn close_around(first: c_uint, last: c_uint, flags: c_uint) -> Result<(), c_int> {
+    if first > last {
+        return Err(libc::EINVAL);
+    }
+    let mut start = first;
+    // The few session fds, in ascending order, split the range.
+    let mut ours = [c_int::MAX; 8];
+    let mut n = 0;
+    for fd in first..=last.min(first.saturating_add(4096)) {
+        if n < ours.len() && client::is_ours(fd as c_int) {
+            ours[n] = fd as c_int;
+            n += 1;
+        }
+        if fd == c_uint::MAX {
+            break;
+        }
+    }
+    for &fd in &ours[..n] {
+        let fd = fd as c_uint;
+        if fd > start {
+            sys::close_range(start, fd - 1, flags)?;
+        }
+        start = fd + 1;
+    }
+    if start <= last { sys::close_range(start, last, flags) } else { Ok(()) }
+}

@@ -1,0 +1,93 @@
+//! Owner and mode: chown and chmod succeed as they would for root and are recorded. No
+//! real chown ever happens; a real chmod keeps only what DESIGN §3.4 allows on disk.
+use crate::fake::{self, Seen};
+use crate::ids;
+use crate::sys::{self, Res, ret};
+use fakebox_proto::Op;
+use fakebox_proto::inode::mode;
+use libc::{c_char, c_int, gid_t, mode_t, uid_t};
+use std::sync::atomic::Ordering::Relaxed;
+
+pub unsafe fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int {
+    ret(chown_at(libc::AT_FDCWD, path, uid, gid, 0))
+}
+
+pub unsafe fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int {
+    ret(chown_at(libc::AT_FDCWD, path, uid, gid, libc::AT_SYMLINK_NOFOLLOW))
+}
+
+pub unsafe fn fchown(fd: c_int, uid: uid_t, gid: gid_t) -> c_int {
+    ret(chown_at(fd, c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH))
+}
+
+pub unsafe fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
+    ret(chown_at(dirfd, path, uid, gid, flags))
+}
+
+fn chown_at(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> Res<c_int> {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(libc::EINVAL);
+    }
+    let seen = fake::see(dirfd, path, flags)?;
+    let uid = (uid != u32::MAX).then_some(uid);
+    let gid = (gid != u32::MAX).then_some(gid);
+    may_chown(&seen, uid, gid)?;
+    fake::attrs(&Op::Chown { real: seen.real, uid, gid })?;
+    Ok(0)
+}
+
+/// The kernel's rule: root may give anything to anyone; the owner may only change the
+/// group, to one of their own.
+fn may_chown(seen: &Seen, uid: Option<u32>, gid: Option<u32>) -> Res<()> {
+    let euid = ids::UID.fs.load(Relaxed);
+    if euid == 0 {
+        return Ok(());
+    }
+    let cur = fake::view(&seen.real)?;
+    let uid_ok = uid.is_none_or(|u| u == cur.uid && u == euid);
+    let gid_ok = gid.is_none_or(|g| g == cur.gid || (cur.uid == euid && ids::in_group(g)));
+    if cur.uid == euid && uid_ok && gid_ok { Ok(()) } else { Err(libc::EPERM) }
+}
+
+pub unsafe fn chmod(path: *const c_char, m: mode_t) -> c_int {
+    ret(chmod_at(libc::AT_FDCWD, path, m, 0))
+}
+
+pub unsafe fn lchmod(path: *const c_char, m: mode_t) -> c_int {
+    ret(chmod_at(libc::AT_FDCWD, path, m, libc::AT_SYMLINK_NOFOLLOW))
+}
+
+pub unsafe fn fchmod(fd: c_int, m: mode_t) -> c_int {
+    ret(chmod_at(fd, c"".as_ptr(), m, libc::AT_EMPTY_PATH))
+}
+
+pub unsafe fn fchmodat(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_int) -> c_int {
+    ret(chmod_at(dirfd, path, m, flags))
+}
+
+fn chmod_at(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_int) -> Res<c_int> {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(libc::EINVAL);
+    }
+    let seen = fake::see(dirfd, path, flags)?;
+    let kind = u32::from(seen.stx.stx_mode) & mode::IFMT;
+    if kind == mode::IFLNK {
+        return Err(libc::EOPNOTSUPP); // symlinks have no mode of their own on Linux
+    }
+    if ids::UID.fs.load(Relaxed) != 0 && fake::view(&seen.real)?.uid != ids::UID.fs.load(Relaxed) {
+        return Err(libc::EPERM);
+    }
+    let disk = mode::on_disk(kind | (m & 0o7777));
+    let r = if flags & libc::AT_EMPTY_PATH != 0 && sys::cstr_len(path) == 0 {
+        sys::fchmod(dirfd, disk)
+    } else {
+        sys::fchmodat(dirfd, path, disk)
+    };
+    match r {
+        // A file the user does not own keeps its real mode; the session still sees the new one.
+        Ok(()) | Err(libc::EPERM) => {}
+        Err(e) => return Err(e),
+    }
+    fake::attrs(&Op::Chmod { real: seen.real, mode: m & 0o7777 })?;
+    Ok(0)
+}

@@ -1,0 +1,21 @@
+//! Environment variables that carry a session from one process to the next.
+//!
+//! The preload library puts every one of them back at each exec, so a program that clears
+//! its environment (`env -i`) still runs inside the session.
+
+/// Path of the daemon's unix socket.
+pub const SOCKET: &str = "FAKEBOX_SOCKET";
+/// Absolute path of the preload library (also present in `LD_PRELOAD`).
+pub const LIB: &str = "FAKEBOX_LIB";
+/// The process's fake identity: `ruid,euid,suid,fsuid:rgid,egid,sgid,fsgid:g1,g2,...`.
+pub const IDS: &str = "FAKEBOX_IDS";
+/// `debug` or `trace` makes the library and the daemon say what they do.
+pub const LOG: &str = "FAKEBOX_LOG";
+/// Where logs go (default: stderr).
+pub const LOG_FILE: &str = "FAKEBOX_LOG_FILE";
+/// Set only for the session's first process: a file descriptor the preload library writes
+/// one byte to when it loads, so the launcher knows the fake really took hold.
+pub const HELLO_FD: &str = "FAKEBOX_HELLO_FD";
+
+/// Every variable the session owns, in the order exec hooks write them back.
+pub const ALL: [&str; 5] = [SOCKET, LIB, IDS, LOG, LOG_FILE];

@@ -1,0 +1,69 @@
+//! What a fake inode is.
+use serde::{Deserialize, Serialize};
+
+/// An inode's identity on this machine: device and inode number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Key {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// The birth time of an inode (statx `STATX_BTIME`), which tells two incarnations of one
+/// inode number apart. `None` where the filesystem does not report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Birth {
+    pub sec: i64,
+    pub nsec: u32,
+}
+
+/// An inode as the kernel reports it to the client that asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Real {
+    pub key: Key,
+    pub birth: Option<Birth>,
+    pub uid: u32,
+    pub gid: u32,
+    /// File type and permission bits, as in `st_mode`.
+    pub mode: u32,
+    pub rdev: u64,
+    pub nlink: u32,
+}
+
+/// An inode as the session sees it: what stat-like calls report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fake {
+    pub uid: u32,
+    pub gid: u32,
+    /// File type and permission bits, as in `st_mode`.
+    pub mode: u32,
+    pub rdev: u64,
+}
+
+/// `S_IFMT` and friends, spelled here so that the crate needs no libc.
+pub mod mode {
+    pub const IFMT: u32 = 0o170000;
+    pub const IFDIR: u32 = 0o040000;
+    pub const IFREG: u32 = 0o100000;
+    pub const IFLNK: u32 = 0o120000;
+    pub const IFCHR: u32 = 0o020000;
+    pub const IFBLK: u32 = 0o060000;
+    pub const IFIFO: u32 = 0o010000;
+    pub const IFSOCK: u32 = 0o140000;
+    pub const ISUID: u32 = 0o4000;
+    pub const ISGID: u32 = 0o2000;
+    pub const ISVTX: u32 = 0o1000;
+    pub const IXGRP: u32 = 0o0010;
+
+    pub fn is_dir(m: u32) -> bool {
+        m & IFMT == IFDIR
+    }
+
+    /// The bits a file may really carry on disk for a mode recorded in the session: no
+    /// setuid, setgid or sticky bit ever reaches the disk, and the owner always keeps read
+    /// and write (and search on directories), so that a mode of 000 recorded for root still
+    /// lets the session read, write and delete.
+    pub fn on_disk(m: u32) -> u32 {
+        let owner = if is_dir(m) { 0o700 } else { 0o600 };
+        (m & 0o777) | owner
+    }
+}

@@ -1,0 +1,97 @@
+//! Every request a client makes of the daemon, and the replies.
+//!
+//! A preload hook and a tracer handler both turn their call into one of these: the rule for
+//! what `Chown` or `Unlinked` means lives in the daemon and nowhere else.
+use crate::inode::{Fake, Real};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op<'a> {
+    /// A process announces itself (used for logging and the launcher's liveness check).
+    Hello {
+        pid: i32,
+    },
+    /// What does the session see for this inode?
+    Lookup {
+        real: Real,
+    },
+    /// chown family; `None` leaves that id unchanged (the `-1` of the C API).
+    Chown {
+        real: Real,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    },
+    /// chmod family: the full permission bits (including setuid, setgid, sticky).
+    Chmod {
+        real: Real,
+        mode: u32,
+    },
+    /// A new inode: by open(O_CREAT), mkdir, mknod, symlink. `mode` carries the file type
+    /// the session should see (a device node is a plain file on disk), `uid`/`gid` the
+    /// creator's fake fsuid/fsgid; `parent` is the directory it was made in, so that a
+    /// setgid directory passes its group (and, to directories, its setgid bit) on.
+    Create {
+        real: Real,
+        parent: Option<Real>,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        rdev: u64,
+    },
+    /// A link to `real` went away (unlink, rmdir, rename over it). `real` is the inode as
+    /// it was before the removal, so its `nlink` says whether this was the last link.
+    Unlinked {
+        real: Real,
+    },
+    SetXattr {
+        real: Real,
+        name: &'a str,
+        value: &'a [u8],
+        /// XATTR_CREATE / XATTR_REPLACE.
+        flags: i32,
+    },
+    GetXattr {
+        real: Real,
+        name: &'a str,
+    },
+    /// The names the session recorded, each followed by a NUL, as listxattr returns them.
+    ListXattr {
+        real: Real,
+    },
+    RemoveXattr {
+        real: Real,
+        name: &'a str,
+    },
+}
+
+pub const XATTR_CREATE: i32 = 1;
+pub const XATTR_REPLACE: i32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply<'a> {
+    /// The inode as the session sees it (after the operation, for changes).
+    Attrs(Fake),
+    Done,
+    /// The operation fails with this errno (for xattrs: ENODATA, EEXIST, ERANGE...).
+    Errno(i32),
+    /// The value of an xattr, or a NUL-separated list of names.
+    Bytes(&'a [u8]),
+}
+
+impl Op<'_> {
+    /// The inode the operation is about, if any.
+    pub fn real(&self) -> Option<&Real> {
+        match self {
+            Op::Hello { .. } => None,
+            Op::Lookup { real }
+            | Op::Chown { real, .. }
+            | Op::Chmod { real, .. }
+            | Op::Create { real, .. }
+            | Op::Unlinked { real }
+            | Op::SetXattr { real, .. }
+            | Op::GetXattr { real, .. }
+            | Op::ListXattr { real }
+            | Op::RemoveXattr { real, .. } => Some(real),
+        }
+    }
+}
