@@ -1,4 +1,5 @@
 //! `fakebox`: the command line, the ELF sniffer's caller, the session and its daemon.
+mod attach;
 mod cli;
 mod daemon;
 mod log;
@@ -8,8 +9,21 @@ mod sniff;
 use clap::Parser;
 
 fn main() {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if raw.get(1).is_some_and(|a| a == "__attach") {
+        attach::main(&raw[2..]);
+    }
+    // Before any thread starts: the tracer alone collects SIGCHLD (see the tracer's engine).
+    fakebox_tracer::engine::block_sigchld();
     log::init();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { session::EXIT_FAILURE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let code = match cli.command {
         cli::Command::Run(args) => match session::run(args) {
             Ok(code) => code,

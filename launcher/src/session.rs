@@ -5,6 +5,7 @@ use crate::daemon::{Daemon, state};
 use crate::log;
 use crate::sniff::{self, Need};
 use fakebox_proto::env as vars;
+use fakebox_proto::ids::Cred;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -32,7 +33,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let argv: Vec<OsString> = if args.command.is_empty() { vec![shell] } else { args.command.clone() };
     let path_var = std::env::var_os("PATH");
     let program = locate(&argv[0], path_var.as_deref())?;
-    choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
+    let traced = choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
 
     let lib = preload_library()?;
     let table = match &args.state {
@@ -53,11 +54,22 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         .map_err(|e| fail(EXIT_FAILURE, format!("cannot start the daemon: {e}")))?;
     log::debug(format_args!("daemon on {}", sock.display()));
 
+    let (attach_tx, attach_rx) = std::sync::mpsc::channel();
+    if args.mechanism != Mechanism::Preload {
+        *daemon.tracer.lock().unwrap_or_else(|p| p.into_inner()) = Some(attach_tx);
+    }
     let (hello_rd, hello_wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail(EXIT_FAILURE, format!("pipe: {e}")))?;
-    let status = run_command(&argv, &lib, &sock, &args, &hello_wr)?;
+    let pid = spawn_command(&argv, &program, traced, &lib, &sock, &args, &hello_wr)?;
     drop(hello_wr);
-    let loaded = said_hello(&hello_rd);
+    let status = {
+        let shared = Shared(Arc::clone(&daemon));
+        let lib_bytes = lib.as_os_str().as_encoded_bytes().to_vec();
+        let mut engine = fakebox_tracer::engine::Engine::new(&shared, args.uid, args.gid, lib_bytes);
+        engine.run(pid, &attach_rx)
+    };
+    // Without LD_PRELOAD (--mechanism tracer) there is no library to say hello.
+    let loaded = args.mechanism == Mechanism::Tracer || said_hello(&hello_rd);
 
     daemon.stop();
     if let Some(p) = &args.state {
@@ -97,23 +109,46 @@ fn locate(cmd: &OsStr, path: Option<&OsStr>) -> Result<PathBuf, Failure> {
     }
 }
 
-fn choose_mechanism(m: Mechanism, program: &Path, path: Option<&OsStr>) -> Result<(), Failure> {
+/// Does the first command start under the tracer?
+fn choose_mechanism(m: Mechanism, program: &Path, path: Option<&OsStr>) -> Result<bool, Failure> {
     if m == Mechanism::Tracer {
-        return Err(fail(
-            EXIT_FAILURE,
-            "--mechanism tracer: the ptrace tracer is not part of this build yet; use --mechanism preload or auto for glibc programs",
-        ));
+        return Ok(true);
     }
     let need = sniff::need(program, path).map_err(|e| fail(EXIT_CANNOT_RUN, format!("{}: {e}", program.display())))?;
-    match need {
-        Need::Preload => Ok(()),
-        Need::Tracer(why) => Err(fail(
+    match (need, m) {
+        (Need::Preload, _) => Ok(false),
+        (Need::Tracer(_), Mechanism::Auto) => Ok(true),
+        (Need::Tracer(why), _) => Err(fail(
             EXIT_FAILURE,
             format!(
-                "cannot fake {}: {why}, which LD_PRELOAD cannot reach, and the ptrace tracer is not part of this build yet; it would run without the fake, so it does not run",
+                "cannot fake {}: {why}, which LD_PRELOAD cannot reach (--mechanism preload); it would run without the fake, so it does not run",
                 program.display()
             ),
         )),
+    }
+}
+
+/// The daemon's table as the tracer reaches it: in this process, without a socket.
+struct Shared(Arc<Daemon>);
+
+impl fakebox_tracer::Session for Shared {
+    fn apply(&self, op: &fakebox_proto::Op<'_>) -> fakebox_tracer::Answer {
+        use fakebox_proto::Reply;
+        use fakebox_tracer::Answer;
+        let mut out = Vec::new();
+        let mut table = self.0.table.lock().unwrap_or_else(|p| p.into_inner());
+        let r = table.apply(op, &mut out);
+        log::trace(format_args!("tracer {op:?} -> {r:?}"));
+        match r {
+            Reply::Attrs(f) => Answer::Attrs(f),
+            Reply::Done => Answer::Done,
+            Reply::Errno(e) => Answer::Errno(e),
+            Reply::Bytes(b) => Answer::Bytes(b.to_vec()),
+        }
+    }
+
+    fn unknown_is_real(&self) -> bool {
+        self.0.table.lock().unwrap_or_else(|p| p.into_inner()).unknown_is_real()
     }
 }
 
@@ -161,24 +196,51 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
-fn run_command(argv: &[OsString], lib: &Path, sock: &Path, args: &RunArgs, hello: &OwnedFd) -> Result<i32, Failure> {
-    let mut preload = lib.as_os_str().to_owned();
-    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
-        preload.push(":");
-        preload.push(old);
-    }
-    let ids = format!("{u},{u},{u},{u}:{g},{g},{g},{g}:{g}", u = args.uid, g = args.gid);
+/// Starts the first command: directly, or through `fakebox __attach` so that the tracer
+/// takes it over before it execs.
+fn spawn_command(
+    argv: &[OsString],
+    program: &Path,
+    traced: bool,
+    lib: &Path,
+    sock: &Path,
+    args: &RunArgs,
+    hello: &OwnedFd,
+) -> Result<i32, Failure> {
+    let exe = std::env::current_exe().map_err(|e| fail(EXIT_FAILURE, format!("cannot find my own binary: {e}")))?;
+    let mut ids = String::new();
+    let _ = fakebox_proto::ids::format(&mut ids, &Cred::all(args.uid), &Cred::all(args.gid), [args.gid].into_iter());
     let hello_fd = hello.as_raw_fd();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .env("LD_PRELOAD", preload)
-        .env(vars::SOCKET, sock)
-        .env(vars::LIB, lib)
-        .env(vars::IDS, ids)
-        .env(vars::HELLO_FD, hello_fd.to_string());
+    let mut cmd = if traced {
+        let mut c = Command::new(&exe);
+        c.arg("__attach").arg(program).args(argv);
+        c
+    } else {
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    };
+    if args.mechanism == Mechanism::Tracer {
+        // Every program is traced: no library is preloaded anywhere in the session.
+        cmd.env_remove("LD_PRELOAD");
+    } else {
+        let mut preload = lib.as_os_str().to_owned();
+        if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
+            preload.push(":");
+            preload.push(old);
+        }
+        cmd.env("LD_PRELOAD", preload).env(vars::HELLO_FD, hello_fd.to_string());
+    }
+    cmd.env(vars::SOCKET, sock).env(vars::LIB, lib).env(vars::IDS, ids);
+    if args.mechanism != Mechanism::Preload {
+        cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe);
+    }
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
             if libc::fcntl(hello_fd, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -197,21 +259,7 @@ fn run_command(argv: &[OsString], lib: &Path, sock: &Path, args: &RunArgs, hello
     })?;
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::Relaxed);
-    loop {
-        let mut status = 0;
-        // SAFETY: plain waitpid on our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            if libc::WIFEXITED(status) {
-                return Ok(libc::WEXITSTATUS(status));
-            }
-            if libc::WIFSIGNALED(status) {
-                return Ok(128 + libc::WTERMSIG(status));
-            }
-        } else if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return Err(fail(EXIT_FAILURE, format!("waiting for the command: {}", std::io::Error::last_os_error())));
-        }
-    }
+    Ok(pid)
 }
 
 /// Did the preload library announce itself on the hello pipe?

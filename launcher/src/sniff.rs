@@ -65,6 +65,14 @@ fn need_depth(file: &Path, path: Option<&OsStr>, depth: u32) -> std::io::Result<
     }
 }
 
+/// Is `file` a dynamic program whose loader is not glibc's (musl, another libc)?
+pub fn foreign_loader(file: &Path) -> bool {
+    let Ok(f) = File::open(file) else { return false };
+    let mut head = [0u8; 4096];
+    let n = f.read_at(&mut head, 0).unwrap_or(0);
+    matches!(elf::classify(&head[..n], &mut FileAt(&f)), Exec::Elf(e) if matches!(e.interp, elf::Interp::Musl | elf::Interp::Other))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

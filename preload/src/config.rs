@@ -50,6 +50,9 @@ pub static SOCKET: Fixed<108> = Fixed::new();
 pub static LIB: Fixed<4096> = Fixed::new();
 pub static LOG: Fixed<16> = Fixed::new();
 pub static LOG_FILE: Fixed<4096> = Fixed::new();
+/// The fakebox binary (the tracer's trampoline); empty when the session has no tracer.
+pub static EXE: Fixed<4096> = Fixed::new();
+pub static TRACER: Fixed<16> = Fixed::new();
 
 const UNINIT: u8 = 0;
 const RUNNING: u8 = 1;
@@ -84,6 +87,8 @@ pub fn init() {
     set(&|v| LIB.set(v), vars::LIB);
     set(&|v| LOG.set(v), vars::LOG);
     set(&|v| LOG_FILE.set(v), vars::LOG_FILE);
+    set(&|v| EXE.set(v), vars::EXE);
+    set(&|v| TRACER.set(v), vars::TRACER);
     if let Some(v) = getenv(vars::IDS) {
         ids::parse(v);
     }

@@ -3,7 +3,7 @@
 //! lines each; what an operation *means* is decided by the daemon alone.
 use crate::client;
 use crate::sys::{self, Res};
-use fakebox_proto::{Birth, Fake, Key, Op, Real, Reply};
+use fakebox_proto::{Fake, Op, Real, Reply};
 use libc::{c_char, c_int};
 
 /// The kernel's view of an inode, with the raw statx it came from.
@@ -26,19 +26,7 @@ pub fn see_fd(fd: c_int) -> Res<Seen> {
     see(fd, c"".as_ptr(), libc::AT_EMPTY_PATH)
 }
 
-pub fn real_of(stx: &libc::statx) -> Real {
-    let birth = (stx.stx_mask & libc::STATX_BTIME != 0)
-        .then_some(Birth { sec: stx.stx_btime.tv_sec, nsec: stx.stx_btime.tv_nsec });
-    Real {
-        key: Key { dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor), ino: stx.stx_ino },
-        birth,
-        uid: stx.stx_uid,
-        gid: stx.stx_gid,
-        mode: u32::from(stx.stx_mode),
-        rdev: libc::makedev(stx.stx_rdev_major, stx.stx_rdev_minor),
-        nlink: stx.stx_nlink,
-    }
-}
+pub use fakebox_proto::kernel::real_of;
 
 /// Asks the daemon; replies other than attributes become errors.
 pub fn attrs(op: &Op<'_>) -> Res<Fake> {
@@ -67,36 +55,7 @@ pub fn view(real: &Real) -> Res<Fake> {
     attrs(&Op::Lookup { real: *real })
 }
 
-/// The session's view written over a statx result.
-pub fn patch_statx(stx: &mut libc::statx, f: &Fake) {
-    stx.stx_uid = f.uid;
-    stx.stx_gid = f.gid;
-    stx.stx_mode = f.mode as u16;
-    stx.stx_rdev_major = libc::major(f.rdev);
-    stx.stx_rdev_minor = libc::minor(f.rdev);
-}
-
-/// A struct stat (the same layout as stat64 on x86_64) from a statx and the session's view.
-pub fn to_stat(stx: &libc::statx, f: &Fake, st: &mut libc::stat) {
-    // SAFETY: struct stat is plain data; zero padding is what the kernel writes too.
-    *st = unsafe { std::mem::zeroed() };
-    st.st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
-    st.st_ino = stx.stx_ino;
-    st.st_nlink = u64::from(stx.stx_nlink);
-    st.st_mode = f.mode;
-    st.st_uid = f.uid;
-    st.st_gid = f.gid;
-    st.st_rdev = f.rdev;
-    st.st_size = stx.stx_size as i64;
-    st.st_blksize = i64::from(stx.stx_blksize);
-    st.st_blocks = stx.stx_blocks as i64;
-    st.st_atime = stx.stx_atime.tv_sec;
-    st.st_atime_nsec = i64::from(stx.stx_atime.tv_nsec);
-    st.st_mtime = stx.stx_mtime.tv_sec;
-    st.st_mtime_nsec = i64::from(stx.stx_mtime.tv_nsec);
-    st.st_ctime = stx.stx_ctime.tv_sec;
-    st.st_ctime_nsec = i64::from(stx.stx_ctime.tv_nsec);
-}
+pub use fakebox_proto::kernel::patch_statx;
 
 /// fstatat as the session sees it.
 pub fn stat_at(dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int) -> Res<()> {
@@ -106,7 +65,7 @@ pub fn stat_at(dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_
     let seen = see(dirfd, path, flags)?;
     let f = view(&seen.real)?;
     // SAFETY: the caller's buffer, checked non-null.
-    to_stat(&seen.stx, &f, unsafe { &mut *st });
+    unsafe { *st = fakebox_proto::kernel::to_stat(&seen.stx, &f) };
     Ok(())
 }
 

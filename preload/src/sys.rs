@@ -46,7 +46,7 @@ pub fn getpid() -> i32 {
 }
 
 pub fn statx(dirfd: c_int, path: *const c_char, flags: c_int, buf: &mut libc::statx) -> Res<()> {
-    let mask = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
+    let mask = fakebox_proto::kernel::STATX_MASK;
     syscall!(libc::SYS_statx, dirfd, path, flags, mask, buf as *mut libc::statx).map(drop)
 }
 

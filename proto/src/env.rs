@@ -17,5 +17,11 @@ pub const LOG_FILE: &str = "FAKEBOX_LOG_FILE";
 /// one byte to when it loads, so the launcher knows the fake really took hold.
 pub const HELLO_FD: &str = "FAKEBOX_HELLO_FD";
 
+/// The launcher's pid: the tracer, which a process names with PR_SET_PTRACER (Yama).
+pub const TRACER: &str = "FAKEBOX_TRACER";
+/// The fakebox binary, which hands a program the preload cannot reach to the tracer
+/// (`fakebox __attach PATH ARGV...`) without changing its pid.
+pub const EXE: &str = "FAKEBOX_EXE";
+
 /// Every variable the session owns, in the order exec hooks write them back.
-pub const ALL: [&str; 5] = [SOCKET, LIB, IDS, LOG, LOG_FILE];
+pub const ALL: [&str; 7] = [SOCKET, LIB, IDS, LOG, LOG_FILE, TRACER, EXE];

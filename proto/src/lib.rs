@@ -6,11 +6,15 @@
 //! - [`wire`]: length-prefixed bincode framing, shared by both ends.
 //! - [`elf`]: which mechanism a program needs, decided from its ELF headers.
 //! - [`env`]: the names of the session's environment variables.
-#![forbid(unsafe_code)]
+//! - [`ids`]: the kernel's rules for set*id and permission checks.
+//! - [`kernel`]: translation between the kernel's stat structures and the session's view.
+#![deny(unsafe_code)]
 
 pub mod elf;
 pub mod env;
+pub mod ids;
 pub mod inode;
+pub mod kernel;
 pub mod op;
 pub mod wire;
 

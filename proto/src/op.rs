@@ -2,6 +2,7 @@
 //!
 //! A preload hook and a tracer handler both turn their call into one of these: the rule for
 //! what `Chown` or `Unlinked` means lives in the daemon and nowhere else.
+use crate::ids::Cred;
 use crate::inode::{Fake, Real};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +11,15 @@ pub enum Op<'a> {
     /// A process announces itself (used for logging and the launcher's liveness check).
     Hello {
         pid: i32,
+    },
+    /// A process about to exec a program LD_PRELOAD cannot reach asks the tracer to take
+    /// it over (PTRACE_SEIZE of thread `tid`, which must belong to the asking process).
+    /// `uid`/`gid` are its fake ids, which the tracer carries on. The reply is the
+    /// seccomp filter to install (raw `struct sock_filter` bytes) before the exec.
+    Attach {
+        tid: i32,
+        uid: Cred,
+        gid: Cred,
     },
     /// What does the session see for this inode?
     Lookup {
@@ -82,7 +92,7 @@ impl Op<'_> {
     /// The inode the operation is about, if any.
     pub fn real(&self) -> Option<&Real> {
         match self {
-            Op::Hello { .. } => None,
+            Op::Hello { .. } | Op::Attach { .. } => None,
             Op::Lookup { real }
             | Op::Chown { real, .. }
             | Op::Chmod { real, .. }

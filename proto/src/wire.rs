@@ -74,6 +74,11 @@ mod tests {
     fn every_op_roundtrips() {
         let r = real();
         roundtrip(Op::Hello { pid: 42 });
+        roundtrip(Op::Attach {
+            tid: 7,
+            uid: crate::ids::Cred::all(0),
+            gid: crate::ids::Cred { r: 1, e: 2, s: 3, fs: 4 },
+        });
         roundtrip(Op::Lookup { real: r });
         roundtrip(Op::Chown { real: r, uid: Some(0), gid: None });
         roundtrip(Op::Chmod { real: r, mode: 0o4755 });

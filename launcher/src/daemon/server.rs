@@ -3,8 +3,9 @@
 //! connection; nothing a client sends can stop the daemon.
 use super::table::Table;
 use crate::log;
-use fakebox_proto::Op;
 use fakebox_proto::wire::{self, MAX_FRAME};
+use fakebox_proto::{Op, Reply};
+use fakebox_tracer::engine::{self, AttachRequest};
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -12,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 pub struct Daemon {
     pub table: Mutex<Table>,
+    /// Where attach requests go: the tracer thread (None when the session has no tracer).
+    pub tracer: Mutex<Option<std::sync::mpsc::Sender<AttachRequest>>>,
     /// How many clients announced themselves with `Hello`.
     pub hellos: AtomicUsize,
     stopping: AtomicBool,
@@ -19,7 +22,12 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn new(table: Table) -> Arc<Daemon> {
-        Arc::new(Daemon { table: Mutex::new(table), hellos: AtomicUsize::new(0), stopping: AtomicBool::new(false) })
+        Arc::new(Daemon {
+            table: Mutex::new(table),
+            tracer: Mutex::new(None),
+            hellos: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+        })
     }
 
     /// Accepts clients until [`Daemon::stop`]; each gets its own thread.
@@ -75,6 +83,17 @@ impl Daemon {
                 self.hellos.fetch_add(1, Ordering::AcqRel);
                 log::debug(format_args!("hello from pid {pid}"));
             }
+            if let Op::Attach { tid, uid, gid } = op {
+                let r = self.attach(&stream, tid, uid, gid);
+                let n = match &r {
+                    Ok(filter) => wire::encode(&Reply::Bytes(filter), &mut reply),
+                    Err(e) => wire::encode(&Reply::Errno(*e), &mut reply),
+                };
+                match n {
+                    Ok(n) if stream.write_all(&reply[..n]).is_ok() => continue,
+                    _ => return,
+                }
+            }
             let n = {
                 let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
                 let r = table.apply(&op, &mut out);
@@ -90,6 +109,51 @@ impl Daemon {
             }
         }
     }
+}
+
+impl Daemon {
+    /// Passes an attach request to the tracer thread and waits for its answer. The thread
+    /// to trace must belong to the process at the other end of the socket.
+    fn attach(
+        &self,
+        stream: &UnixStream,
+        tid: i32,
+        uid: fakebox_proto::ids::Cred,
+        gid: fakebox_proto::ids::Cred,
+    ) -> Result<Vec<u8>, i32> {
+        let peer = peer_pid(stream).ok_or(libc::EPERM)?;
+        if !std::path::Path::new(&format!("/proc/{peer}/task/{tid}")).exists() {
+            log::debug(format_args!("attach: thread {tid} is not in process {peer}"));
+            return Err(libc::EPERM);
+        }
+        let Some(tx) = self.tracer.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+            return Err(libc::ENOSYS);
+        };
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        tx.send(AttachRequest { tid, uid, gid, reply }).map_err(|_| libc::ESRCH)?;
+        engine::wake();
+        let r = answer.recv_timeout(std::time::Duration::from_secs(30)).map_err(|_| libc::ETIMEDOUT)?;
+        log::debug(format_args!("attach {tid} (process {peer}): {:?}", r.as_ref().map(|_| "ok")));
+        r
+    }
+}
+
+/// The pid of the process at the other end of a unix socket (SO_PEERCRED).
+fn peer_pid(stream: &UnixStream) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt into a local of the right size.
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    (r == 0 && cred.pid > 0).then_some(cred.pid)
 }
 
 #[cfg(test)]

@@ -48,6 +48,10 @@ impl Table {
         Table { map: HashMap::new(), unknown_is_real }
     }
 
+    pub fn unknown_is_real(&self) -> bool {
+        self.unknown_is_real
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -114,6 +118,8 @@ impl Table {
     pub fn apply<'o>(&mut self, op: &Op<'_>, out: &'o mut Vec<u8>) -> Reply<'o> {
         match *op {
             Op::Hello { .. } => Reply::Done,
+            // The server hands attach requests to the tracer; the table has no part in them.
+            Op::Attach { .. } => Reply::Errno(EINVAL),
             Op::Lookup { real } => Reply::Attrs(self.view(&real)),
             Op::Chown { real, uid, gid } => {
                 let ((), fake) = self.update(&real, |e| {

@@ -66,6 +66,21 @@ impl EnvBuilder {
         Ok(())
     }
 
+    /// Appends a NUL-terminated copy of `s` and adds it to the array.
+    fn push_raw(&mut self, s: &[u8]) -> Res<()> {
+        if self.text + s.len() + 1 > self.map.len {
+            return Err(libc::E2BIG);
+        }
+        let start = self.text;
+        let bytes = self.map.bytes();
+        bytes[start..start + s.len()].copy_from_slice(s);
+        bytes[start + s.len()] = 0;
+        self.text = start + s.len() + 1;
+        let p = bytes[start..].as_ptr() as *const c_char;
+        self.push_ptr(p);
+        Ok(())
+    }
+
     fn finish(self) -> (Scratch, Argv) {
         // The slot after the last is still zero: the NULL terminator.
         let p = self.map.ptr as Argv;
@@ -82,7 +97,9 @@ fn is_session_var(name: &[u8]) -> bool {
 }
 
 /// `envp` with the session's variables put back; the mapping must live until the exec.
-fn session_env(envp: Argv) -> Res<(Option<Scratch>, Argv)> {
+/// `load` says whether the new program's loader can take the library (a musl or other
+/// foreign loader cannot: it would fail to start); the variables stay for its children.
+fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
     if !config::in_session() {
         return Ok((None, envp));
     }
@@ -109,23 +126,30 @@ fn session_env(envp: Argv) -> Res<(Option<Scratch>, Argv)> {
     }
     // LD_PRELOAD: ours first, then whatever else the program preloads.
     let mut pieces: [&[u8]; 64] = [b""; 64];
-    pieces[0] = lib;
+    pieces[0] = if load { lib } else { b"" };
     let mut k = 1;
     for other in other_preload.split(|&c| c == b':' || c == b' ').filter(|o| !o.is_empty() && *o != lib) {
         if k + 2 > pieces.len() {
             break;
         }
-        pieces[k] = b":";
+        pieces[k] = if k == 1 && !load { b"" } else { b":" };
         pieces[k + 1] = other;
         k += 2;
     }
-    b.push("LD_PRELOAD", &pieces[..k])?;
+    if load || k > 1 {
+        b.push("LD_PRELOAD", &pieces[..k])?;
+    }
     b.push(vars::SOCKET, &[config::SOCKET.get()])?;
     b.push(vars::LIB, &[lib])?;
     let mut idbuf = Small::default();
     let _ = ids::format(&mut idbuf);
     b.push(vars::IDS, &[idbuf.bytes()])?;
-    for (name, v) in [(vars::LOG, config::LOG.get()), (vars::LOG_FILE, config::LOG_FILE.get())] {
+    for (name, v) in [
+        (vars::LOG, config::LOG.get()),
+        (vars::LOG_FILE, config::LOG_FILE.get()),
+        (vars::EXE, config::EXE.get()),
+        (vars::TRACER, config::TRACER.get()),
+    ] {
         if !v.is_empty() {
             b.push(name, &[v])?;
         }
@@ -170,29 +194,49 @@ impl elf::ReadAt for FdAt {
     }
 }
 
-/// Says so on stderr when `path` is a program LD_PRELOAD cannot reach.
-fn warn_if_unreached(dirfd: c_int, path: *const c_char, depth: u32) {
+/// What the program about to run needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// LD_PRELOAD reaches it (or the kernel will refuse it anyway).
+    Preload,
+    /// A loader that cannot take a glibc library (musl...): it must not see LD_PRELOAD.
+    Foreign,
+    /// Only the tracer can fake it (static, Go, musl, another ELF class).
+    Tracer,
+}
+
+/// Looks at the program about to run (following `#!` to the interpreter).
+fn sniff(dirfd: c_int, path: *const c_char, depth: u32) -> Verdict {
     if path.is_null() || !config::in_session() || depth > 2 {
-        return;
+        return Verdict::Preload;
     }
-    let Ok(fd) = sys::openat(dirfd, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return };
+    let Ok(fd) = sys::openat(dirfd, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return Verdict::Preload };
     let mut head = [0u8; 1024];
     let n = sys::pread(fd, &mut head, 0).unwrap_or(0);
     let kind = elf::classify(&head[..n], &mut FdAt(fd));
     let _ = sys::close(fd);
     match kind {
-        Exec::Elf(e) if !e.preload_reaches() => crate::log::warn(format_args!(
-            "{} is a {} program, which LD_PRELOAD cannot reach and this build has no tracer for: it runs WITHOUT the fake",
-            String0(sys::cstr(path)),
-            e.describe()
-        )),
+        Exec::Elf(e) if e.preload_reaches() => Verdict::Preload,
+        Exec::Elf(e) => {
+            if config::EXE.get().is_empty() {
+                crate::log::warn(format_args!(
+                    "{} is a {} program, which LD_PRELOAD cannot reach, and this session has no tracer (--mechanism preload): it runs WITHOUT the fake",
+                    String0(sys::cstr(path)),
+                    e.describe()
+                ));
+                let foreign = e.interp != elf::Interp::None && e.interp != elf::Interp::Glibc;
+                return if foreign { Verdict::Foreign } else { Verdict::Preload };
+            }
+            Verdict::Tracer
+        }
         Exec::Script { interp, .. } => {
             let mut p = [0u8; 512];
             let len = (interp.1 - interp.0).min(p.len() - 1);
             p[..len].copy_from_slice(&head[interp.0..interp.0 + len]);
-            warn_if_unreached(libc::AT_FDCWD, p.as_ptr() as *const c_char, depth + 1);
+            // The script's own path goes to the tracer; the kernel then finds the interpreter.
+            sniff(libc::AT_FDCWD, p.as_ptr() as *const c_char, depth + 1)
         }
-        _ => {}
+        Exec::Unknown => Verdict::Preload,
     }
 }
 
@@ -207,16 +251,16 @@ impl std::fmt::Display for String0<'_> {
     }
 }
 
-/// execvp's search, only to name the program for [`warn_if_unreached`].
-fn with_resolved(file: *const c_char, f: impl FnOnce(*const c_char)) {
+/// execvp's search: the path it will run, written into `buf` (or `file` itself when it
+/// names a path). None when nothing on PATH matches (execvp will say ENOENT).
+fn resolve(file: *const c_char, buf: &mut [u8; 4096]) -> Option<*const c_char> {
     let name = sys::cstr(file);
     if name.is_empty() || name.contains(&b'/') {
-        return f(file);
+        return Some(file);
     }
     // SAFETY: getenv of a constant name.
     let path = unsafe { libc::getenv(c"PATH".as_ptr()) };
     let path = if path.is_null() { &b"/bin:/usr/bin"[..] } else { sys::cstr(path) };
-    let mut buf = [0u8; 4096];
     for dir in path.split(|&b| b == b':') {
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
         let len = dir.len() + 1 + name.len();
@@ -229,25 +273,66 @@ fn with_resolved(file: *const c_char, f: impl FnOnce(*const c_char)) {
         buf[len] = 0;
         let p = buf.as_ptr() as *const c_char;
         if sys::faccessat2(libc::AT_FDCWD, p, libc::X_OK, libc::AT_EACCESS).is_ok() {
-            return f(p);
+            return Some(p);
         }
     }
+    None
+}
+
+/// `fakebox __attach PATH ARGV...`: the arguments that hand `path` to the tracer
+/// without changing the pid. The mapping must live until the exec.
+fn trampoline(path: *const c_char, argv: Argv) -> Res<(Scratch, Argv)> {
+    let mut n = 0;
+    // SAFETY: a NULL-terminated array, as execve requires.
+    while !argv.is_null() && !unsafe { *argv.add(n) }.is_null() {
+        n += 1;
+    }
+    let mut b = EnvBuilder::new(n + 3, 64)?;
+    b.push_ptr(config::EXE.c_str());
+    b.push_raw(b"__attach")?;
+    b.push_ptr(path);
+    for i in 0..n {
+        // SAFETY: as above.
+        b.push_ptr(unsafe { *argv.add(i) });
+    }
+    Ok(b.finish())
+}
+
+/// execve as the session needs it: through the tracer, or with the library, or without.
+fn exec_as(path: *const c_char, argv: Argv, envp: Argv, verdict: Verdict) -> Res<()> {
+    let (_keep_env, env) = session_env(envp, verdict != Verdict::Foreign)?;
+    if verdict == Verdict::Tracer {
+        let (_keep_argv, targv) = trampoline(path, argv)?;
+        return sys::execve(config::EXE.c_str(), targv, env);
+    }
+    sys::execve(path, argv, env)
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fakebox_execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
-    warn_if_unreached(libc::AT_FDCWD, path, 0);
-    ret(session_env(envp).and_then(|(_keep, env)| sys::execve(path, argv, env).map(|()| 0)))
+    ret(exec_as(path, argv, envp, sniff(libc::AT_FDCWD, path, 0)).map(|()| 0))
 }
 
 next!(real_execvpe = c"execvpe": unsafe extern "C" fn(*const c_char, Argv, Argv) -> c_int);
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fakebox_execvpe(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
-    with_resolved(file, |p| warn_if_unreached(libc::AT_FDCWD, p, 0));
+    let mut buf = [0u8; 4096];
+    if let Some(p) = resolve(file, &mut buf) {
+        let v = sniff(libc::AT_FDCWD, p, 0);
+        if v == Verdict::Tracer {
+            return ret(exec_as(p, argv, envp, v).map(|()| 0));
+        }
+        let Some(real) = real_execvpe() else { return ret(Err(libc::ENOSYS)) };
+        return match session_env(envp, v != Verdict::Foreign) {
+            // SAFETY: forwarding to glibc's execvpe with a valid environment.
+            Ok((_keep, env)) => unsafe { real(file, argv, env) },
+            Err(e) => ret(Err(e)),
+        };
+    }
     let Some(real) = real_execvpe() else { return ret(Err(libc::ENOSYS)) };
-    match session_env(envp) {
-        // SAFETY: forwarding to glibc's execvpe with a valid environment.
+    match session_env(envp, true) {
+        // SAFETY: as above (glibc reports the failure).
         Ok((_keep, env)) => unsafe { real(file, argv, env) },
         Err(e) => ret(Err(e)),
     }
@@ -266,15 +351,38 @@ pub unsafe fn execvpe(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
     unsafe { fakebox_execvpe(file, argv, envp) }
 }
 
+/// fexecve and execveat with AT_EMPTY_PATH name the program by fd: the tracer's
+/// trampoline reaches it through /proc/self/fd (the same process after the exec).
+fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> *const c_char {
+    let mut w = Small::default();
+    let _ = write!(w, "/proc/self/fd/{fd}");
+    let b = w.bytes();
+    buf[..b.len()].copy_from_slice(b);
+    buf[b.len()] = 0;
+    buf.as_ptr() as *const c_char
+}
+
 pub unsafe fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
-    warn_if_unreached(fd, c"".as_ptr(), 0);
-    ret(session_env(envp)
+    let v = sniff(fd, c"".as_ptr(), 0);
+    if v == Verdict::Tracer {
+        let mut buf = [0u8; 32];
+        return ret(exec_as(fd_path(fd, &mut buf), argv, envp, v).map(|()| 0));
+    }
+    ret(session_env(envp, v != Verdict::Foreign)
         .and_then(|(_keep, env)| sys::execveat(fd, c"".as_ptr(), argv, env, libc::AT_EMPTY_PATH).map(|()| 0)))
 }
 
 pub unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv, flags: c_int) -> c_int {
-    warn_if_unreached(dirfd, path, 0);
-    ret(session_env(envp).and_then(|(_keep, env)| sys::execveat(dirfd, path, argv, env, flags).map(|()| 0)))
+    let v = sniff(dirfd, path, 0);
+    if v == Verdict::Tracer && (dirfd == libc::AT_FDCWD || sys::cstr(path).first() == Some(&b'/')) {
+        return ret(exec_as(path, argv, envp, v).map(|()| 0));
+    }
+    if v == Verdict::Tracer && sys::cstr(path).is_empty() {
+        let mut buf = [0u8; 32];
+        return ret(exec_as(fd_path(dirfd, &mut buf), argv, envp, v).map(|()| 0));
+    }
+    ret(session_env(envp, v != Verdict::Foreign)
+        .and_then(|(_keep, env)| sys::execveat(dirfd, path, argv, env, flags).map(|()| 0)))
 }
 
 type Spawn =
@@ -282,8 +390,12 @@ type Spawn =
 next!(real_posix_spawn = c"posix_spawn" @ c"GLIBC_2.15": Spawn);
 next!(real_posix_spawnp = c"posix_spawnp" @ c"GLIBC_2.15": Spawn);
 
+/// posix_spawn runs its child's exec inside glibc, where no hook reaches: a program for
+/// the tracer is spawned as the trampoline instead.
+#[allow(clippy::too_many_arguments)]
 fn spawn(
     real: Option<Spawn>,
+    verdict: Verdict,
     pid: *mut pid_t,
     path: *const c_char,
     fa: *const libc::c_void,
@@ -292,11 +404,20 @@ fn spawn(
     envp: Argv,
 ) -> c_int {
     let Some(real) = real else { return libc::ENOSYS };
-    match session_env(envp) {
-        // SAFETY: forwarding to glibc with a valid environment; posix_spawn returns errno.
-        Ok((_keep, env)) => unsafe { real(pid, path, fa, attr, argv, env) },
-        Err(e) => e,
+    let env = match session_env(envp, verdict != Verdict::Foreign) {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    if verdict == Verdict::Tracer {
+        let Some(plain) = real_posix_spawn() else { return libc::ENOSYS };
+        return match trampoline(path, argv) {
+            // SAFETY: glibc's posix_spawn with valid arrays.
+            Ok((_keep, targv)) => unsafe { plain(pid, config::EXE.c_str(), fa, attr, targv, env.1) },
+            Err(e) => e,
+        };
     }
+    // SAFETY: forwarding to glibc with a valid environment; posix_spawn returns errno.
+    unsafe { real(pid, path, fa, attr, argv, env.1) }
 }
 
 pub unsafe fn posix_spawn(
@@ -307,8 +428,8 @@ pub unsafe fn posix_spawn(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    warn_if_unreached(libc::AT_FDCWD, path, 0);
-    spawn(real_posix_spawn(), pid, path, fa, attr, argv, envp)
+    let v = sniff(libc::AT_FDCWD, path, 0);
+    spawn(real_posix_spawn(), v, pid, path, fa, attr, argv, envp)
 }
 
 pub unsafe fn posix_spawnp(
@@ -319,8 +440,15 @@ pub unsafe fn posix_spawnp(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    with_resolved(file, |p| warn_if_unreached(libc::AT_FDCWD, p, 0));
-    spawn(real_posix_spawnp(), pid, file, fa, attr, argv, envp)
+    let mut buf = [0u8; 4096];
+    match resolve(file, &mut buf) {
+        Some(p) => {
+            let v = sniff(libc::AT_FDCWD, p, 0);
+            let target = if v == Verdict::Tracer { p } else { file };
+            spawn(real_posix_spawnp(), v, pid, target, fa, attr, argv, envp)
+        }
+        None => spawn(real_posix_spawnp(), Verdict::Preload, pid, file, fa, attr, argv, envp),
+    }
 }
 
 next!(real_system = c"system": unsafe extern "C" fn(*const c_char) -> c_int);
@@ -332,7 +460,7 @@ fn repair_environ() {
     if !config::in_session() || environ_is_whole() {
         return;
     }
-    let Ok((keep, env)) = session_env(environ_now()) else { return };
+    let Ok((keep, env)) = session_env(environ_now(), true) else { return };
     // The built array becomes the process's environment; its mapping is never unmapped.
     std::mem::forget(keep);
     // SAFETY: replacing environ with a complete NULL-terminated array, as clearenv/putenv do.

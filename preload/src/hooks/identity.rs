@@ -3,7 +3,6 @@
 use crate::fake;
 use crate::ids::{self, GID, UID};
 use crate::sys::{self, Res, ret};
-use fakebox_proto::inode::mode;
 use libc::{c_char, c_int, gid_t, uid_t};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -46,34 +45,34 @@ fn zero(r: Result<(), c_int>) -> c_int {
 }
 
 pub unsafe fn setuid(u: uid_t) -> c_int {
-    zero(ids::set_id(&UID, u))
+    zero(ids::change(&UID, |c, p| c.set(u, p)))
 }
 pub unsafe fn setgid(g: gid_t) -> c_int {
-    zero(ids::set_id(&GID, g))
+    zero(ids::change(&GID, |c, p| c.set(g, p)))
 }
 pub unsafe fn seteuid(u: uid_t) -> c_int {
-    zero(ids::set_eid(&UID, u))
+    zero(ids::change(&UID, |c, p| c.set_e(u, p)))
 }
 pub unsafe fn setegid(g: gid_t) -> c_int {
-    zero(ids::set_eid(&GID, g))
+    zero(ids::change(&GID, |c, p| c.set_e(g, p)))
 }
 pub unsafe fn setreuid(r: uid_t, e: uid_t) -> c_int {
-    zero(ids::set_reid(&UID, r, e))
+    zero(ids::change(&UID, |c, p| c.set_re(r, e, p)))
 }
 pub unsafe fn setregid(r: gid_t, e: gid_t) -> c_int {
-    zero(ids::set_reid(&GID, r, e))
+    zero(ids::change(&GID, |c, p| c.set_re(r, e, p)))
 }
 pub unsafe fn setresuid(r: uid_t, e: uid_t, s: uid_t) -> c_int {
-    zero(ids::set_resid(&UID, r, e, s))
+    zero(ids::change(&UID, |c, p| c.set_res(r, e, s, p)))
 }
 pub unsafe fn setresgid(r: gid_t, e: gid_t, s: gid_t) -> c_int {
-    zero(ids::set_resid(&GID, r, e, s))
+    zero(ids::change(&GID, |c, p| c.set_res(r, e, s, p)))
 }
 pub unsafe fn setfsuid(u: uid_t) -> c_int {
-    ids::set_fsid(&UID, u) as c_int
+    ids::change(&UID, |c, p| c.set_fs(u, p)) as c_int
 }
 pub unsafe fn setfsgid(g: gid_t) -> c_int {
-    ids::set_fsid(&GID, g) as c_int
+    ids::change(&GID, |c, p| c.set_fs(g, p)) as c_int
 }
 
 pub unsafe fn getgroups(size: c_int, list: *mut gid_t) -> c_int {
@@ -160,19 +159,6 @@ fn access_at(dirfd: c_int, path: *const c_char, how: c_int, flags: c_int) -> Res
     } else {
         (UID.r.load(Relaxed), GID.r.load(Relaxed))
     };
-    let want = how as u32;
-    let ok = if uid == 0 {
-        // Root reads and writes anything; executes what has an x bit, searches any dir.
-        want & libc::X_OK as u32 == 0 || mode::is_dir(f.mode) || f.mode & 0o111 != 0
-    } else {
-        let shift = if f.uid == uid {
-            6
-        } else if f.gid == gid || ids::in_group(f.gid) {
-            3
-        } else {
-            0
-        };
-        (f.mode >> shift) & want == want
-    };
+    let ok = fakebox_proto::ids::may_access(&f, uid, |g| g == gid || ids::in_group(g), how as u32);
     if ok { Ok(0) } else { Err(libc::EACCES) }
 }

@@ -39,14 +39,12 @@ fn chown_at(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_
 /// The kernel's rule: root may give anything to anyone; the owner may only change the
 /// group, to one of their own.
 fn may_chown(seen: &Seen, uid: Option<u32>, gid: Option<u32>) -> Res<()> {
-    let euid = ids::UID.fs.load(Relaxed);
-    if euid == 0 {
+    let fsuid = ids::UID.fs.load(Relaxed);
+    if fsuid == 0 {
         return Ok(());
     }
     let cur = fake::view(&seen.real)?;
-    let uid_ok = uid.is_none_or(|u| u == cur.uid && u == euid);
-    let gid_ok = gid.is_none_or(|g| g == cur.gid || (cur.uid == euid && ids::in_group(g)));
-    if cur.uid == euid && uid_ok && gid_ok { Ok(()) } else { Err(libc::EPERM) }
+    if fakebox_proto::ids::may_chown(&cur, fsuid, ids::in_group, uid, gid) { Ok(()) } else { Err(libc::EPERM) }
 }
 
 pub unsafe fn chmod(path: *const c_char, m: mode_t) -> c_int {
@@ -74,7 +72,8 @@ fn chmod_at(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_int) -> Res<c
     if kind == mode::IFLNK {
         return Err(libc::EOPNOTSUPP); // symlinks have no mode of their own on Linux
     }
-    if ids::UID.fs.load(Relaxed) != 0 && fake::view(&seen.real)?.uid != ids::UID.fs.load(Relaxed) {
+    let fsuid = ids::UID.fs.load(Relaxed);
+    if fsuid != 0 && !fakebox_proto::ids::may_chmod(&fake::view(&seen.real)?, fsuid) {
         return Err(libc::EPERM);
     }
     let disk = mode::on_disk(kind | (m & 0o7777));

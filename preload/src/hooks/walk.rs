@@ -1,7 +1,6 @@
 //! Tree walks inside glibc (fts, nftw, ftw) stat through private calls no hook sees: their
 //! results are put right before the program reads them.
 use crate::fake;
-use fakebox_proto::{Key, Real};
 use libc::{c_char, c_int, c_void};
 use std::cell::Cell;
 
@@ -41,15 +40,7 @@ const FTS_SLNONE: u16 = 13;
 /// Writes the session's view over a struct stat glibc filled in itself. Without the
 /// birth time, a reused inode number is still told apart by its file type.
 fn fix_stat(st: &mut libc::stat) {
-    let real = Real {
-        key: Key { dev: st.st_dev, ino: st.st_ino },
-        birth: None,
-        uid: st.st_uid,
-        gid: st.st_gid,
-        mode: st.st_mode,
-        rdev: st.st_rdev,
-        nlink: st.st_nlink as u32,
-    };
+    let real = fakebox_proto::kernel::real_of_stat(st);
     if let Ok(f) = fake::view(&real) {
         st.st_uid = f.uid;
         st.st_gid = f.gid;

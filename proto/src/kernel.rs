@@ -1,0 +1,74 @@
+//! The kernel's stat structures and the session's view of them, for both mechanisms.
+#![allow(unsafe_code)]
+use crate::{Birth, Fake, Key, Real};
+
+/// The mask both mechanisms ask statx for: the basic fields and the birth time (which
+/// tells two incarnations of one inode number apart).
+pub const STATX_MASK: u32 = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
+
+pub fn real_of(stx: &libc::statx) -> Real {
+    let birth = (stx.stx_mask & libc::STATX_BTIME != 0)
+        .then_some(Birth { sec: stx.stx_btime.tv_sec, nsec: stx.stx_btime.tv_nsec });
+    Real {
+        key: Key { dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor), ino: stx.stx_ino },
+        birth,
+        uid: stx.stx_uid,
+        gid: stx.stx_gid,
+        mode: u32::from(stx.stx_mode),
+        rdev: libc::makedev(stx.stx_rdev_major, stx.stx_rdev_minor),
+        nlink: stx.stx_nlink,
+    }
+}
+
+/// The session's view written over a statx result.
+pub fn patch_statx(stx: &mut libc::statx, f: &Fake) {
+    stx.stx_uid = f.uid;
+    stx.stx_gid = f.gid;
+    stx.stx_mode = f.mode as u16;
+    stx.stx_rdev_major = libc::major(f.rdev);
+    stx.stx_rdev_minor = libc::minor(f.rdev);
+}
+
+/// A struct stat (x86_64; the same layout as stat64) from a statx and the session's view.
+pub fn to_stat(stx: &libc::statx, f: &Fake) -> libc::stat {
+    // SAFETY: struct stat is plain data; all-zero is a valid value (and what the kernel
+    // leaves in the padding).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+    st.st_ino = stx.stx_ino;
+    st.st_nlink = u64::from(stx.stx_nlink);
+    st.st_mode = f.mode;
+    st.st_uid = f.uid;
+    st.st_gid = f.gid;
+    st.st_rdev = f.rdev;
+    st.st_size = stx.stx_size as i64;
+    st.st_blksize = i64::from(stx.stx_blksize);
+    st.st_blocks = stx.stx_blocks as i64;
+    st.st_atime = stx.stx_atime.tv_sec;
+    st.st_atime_nsec = i64::from(stx.stx_atime.tv_nsec);
+    st.st_mtime = stx.stx_mtime.tv_sec;
+    st.st_mtime_nsec = i64::from(stx.stx_mtime.tv_nsec);
+    st.st_ctime = stx.stx_ctime.tv_sec;
+    st.st_ctime_nsec = i64::from(stx.stx_ctime.tv_nsec);
+    st
+}
+
+/// The raw bytes of a plain C struct, to copy into another process.
+pub fn bytes_of<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: T is a plain C struct (stat, statx); reading its bytes is always valid.
+    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+}
+
+/// What the session makes of a stat structure the kernel filled without a birth time
+/// (fts and nftw results inside glibc).
+pub fn real_of_stat(st: &libc::stat) -> Real {
+    Real {
+        key: Key { dev: st.st_dev, ino: st.st_ino },
+        birth: None,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mode: st.st_mode,
+        rdev: st.st_rdev,
+        nlink: st.st_nlink as u32,
+    }
+}

@@ -1,0 +1,329 @@
+//! The event loop. One thread (the launcher's main thread) is the tracer: it spawns or
+//! seizes tracees, and for every stop decides and resumes. Threads and children are
+//! followed (PTRACE_O_TRACECLONE/FORK/VFORK); every signal is passed on; group-stops are
+//! listened through, so job control works; the first command's exact status is returned.
+//!
+//! Wake-ups: SIGCHLD is blocked in every thread of the launcher and collected here with
+//! sigtimedwait, so no stop and no attach request is ever missed.
+use crate::Session;
+use crate::handlers::{self, Action, Ctx, Ids, Pending};
+use crate::tracee;
+use fakebox_proto::elf::{self, Exec};
+use fakebox_proto::ids::Cred;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+
+/// A process asking to be traced from its next exec on (see `fakebox __attach`).
+pub struct AttachRequest {
+    pub tid: i32,
+    pub uid: Cred,
+    pub gid: Cred,
+    /// The seccomp program to install, or why the tracer could not take the process.
+    pub reply: SyncSender<Result<Vec<u8>, i32>>,
+}
+
+static TRACER_TID: AtomicI32 = AtomicI32::new(0);
+
+/// Blocks SIGCHLD in the calling thread; call before any other thread starts, so that
+/// all inherit it and the tracer thread alone collects it.
+pub fn block_sigchld() {
+    // SAFETY: manipulating our own signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Wakes the tracer thread (after queueing an attach request).
+pub fn wake() {
+    let tid = TRACER_TID.load(Ordering::Acquire);
+    if tid > 0 {
+        // SAFETY: a signal to our own process's tracer thread.
+        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGCHLD) };
+    }
+}
+
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_EXITKILL;
+
+struct Task {
+    tgid: i32,
+    /// The preload library runs in this process: let its calls through untouched, so
+    /// that nothing is faked twice.
+    preloaded: bool,
+    pending: Option<Pending>,
+}
+
+pub struct Engine<'s> {
+    session: &'s dyn Session,
+    tasks: HashMap<i32, Task>,
+    ids: HashMap<i32, Ids>,
+    default_ids: Ids,
+    /// The preload library's path: a process whose LD_PRELOAD names it is preloaded.
+    lib: Vec<u8>,
+}
+
+fn ptrace(req: libc::c_uint, tid: i32, data: usize) -> i64 {
+    // SAFETY: ptrace requests on our tracees; errors are returned, not trusted.
+    unsafe { libc::ptrace(req, tid, 0usize, data) as i64 }
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(session: &'s dyn Session, uid: u32, gid: u32, lib: Vec<u8>) -> Engine<'s> {
+        TRACER_TID.store(unsafe { libc::gettid() }, Ordering::Release);
+        Engine {
+            session,
+            tasks: HashMap::new(),
+            ids: HashMap::new(),
+            default_ids: Ids::new(Cred::all(uid), Cred::all(gid)),
+            lib,
+        }
+    }
+
+    fn seize(&mut self, tid: i32, ids: Ids) -> Result<(), i32> {
+        if self.tasks.contains_key(&tid) {
+            return Ok(()); // already ours (a traced program exec'ing through the preload)
+        }
+        if ptrace(libc::PTRACE_SEIZE, tid, OPTIONS as usize) < 0 {
+            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EPERM));
+        }
+        let tgid = tracee::tgid_of(tid).unwrap_or(tid);
+        // Until it execs, the process runs the preload library (it asked from there).
+        self.tasks.insert(tid, Task { tgid, preloaded: true, pending: None });
+        self.ids.insert(tgid, ids);
+        Ok(())
+    }
+
+    fn attach(&mut self, req: AttachRequest) {
+        let r = self.seize(req.tid, Ids::new(req.uid, req.gid)).map(|()| crate::filter::program_bytes());
+        let _ = req.reply.send(r);
+    }
+
+    /// Runs until `top` (the session's command, our child, traced or not) ends; returns
+    /// its exit status as a shell reports it (128+N for signal N).
+    pub fn run(&mut self, top: i32, attach: &Receiver<AttachRequest>) -> i32 {
+        loop {
+            while let Ok(req) = attach.try_recv() {
+                self.attach(req);
+            }
+            loop {
+                let mut status = 0;
+                // SAFETY: waitpid on our children and tracees.
+                let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
+                if pid == 0 {
+                    break;
+                }
+                if pid < 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ECHILD) {
+                        return 125; // cannot happen while `top` lives
+                    }
+                    break;
+                }
+                if let Some(code) = self.event(pid, status, top) {
+                    return code;
+                }
+            }
+            sleep_for_sigchld();
+        }
+    }
+
+    /// Handles one wait status; returns the session's exit code when `top` ended.
+    fn event(&mut self, pid: i32, status: i32, top: i32) -> Option<i32> {
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            self.tasks.remove(&pid);
+            if pid == top {
+                return Some(if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    128 + libc::WTERMSIG(status)
+                });
+            }
+            return None;
+        }
+        if !libc::WIFSTOPPED(status) {
+            return None;
+        }
+        if !self.tasks.contains_key(&pid) {
+            // A new thread or child whose stop came before its parent's event.
+            let tgid = tracee::tgid_of(pid).unwrap_or(pid);
+            let preloaded = self.tasks.values().find(|t| t.tgid == tgid).is_some_and(|t| t.preloaded);
+            self.tasks.insert(pid, Task { tgid, preloaded, pending: None });
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = (status >> 16) & 0xff;
+        match event {
+            libc::PTRACE_EVENT_SECCOMP => self.seccomp(pid),
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
+                self.new_task(pid);
+                ptrace(libc::PTRACE_CONT, pid, 0);
+            }
+            libc::PTRACE_EVENT_EXEC => {
+                self.exec(pid);
+                ptrace(libc::PTRACE_CONT, pid, 0);
+            }
+            libc::PTRACE_EVENT_STOP => {
+                if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
+                    ptrace(libc::PTRACE_LISTEN, pid, 0); // a group-stop: stay stopped
+                } else {
+                    ptrace(libc::PTRACE_CONT, pid, 0);
+                }
+            }
+            0 if sig == (libc::SIGTRAP | 0x80) => {
+                self.syscall_exit(pid);
+                ptrace(libc::PTRACE_CONT, pid, 0);
+            }
+            // A signal on its way to the tracee: pass it on.
+            0 => {
+                ptrace(libc::PTRACE_CONT, pid, sig as usize);
+            }
+            _ => {
+                ptrace(libc::PTRACE_CONT, pid, 0);
+            }
+        }
+        None
+    }
+
+    fn new_task(&mut self, parent: i32) {
+        let mut msg: libc::c_ulong = 0;
+        if ptrace(libc::PTRACE_GETEVENTMSG, parent, &mut msg as *mut _ as usize) < 0 {
+            return;
+        }
+        let child = msg as i32;
+        let Some(p) = self.tasks.get(&parent) else { return };
+        let (ptgid, preloaded) = (p.tgid, p.preloaded);
+        let tgid = tracee::tgid_of(child).unwrap_or(child);
+        if tgid != ptgid {
+            let ids = self.ids.get(&ptgid).cloned().unwrap_or_else(|| self.default_ids.clone());
+            self.ids.insert(tgid, ids);
+        }
+        self.tasks.entry(child).or_insert(Task { tgid, preloaded, pending: None });
+    }
+
+    /// After an exec: decide again which mechanism this program needs.
+    fn exec(&mut self, pid: i32) {
+        let (class, has_lib) = sniff(pid, &self.lib);
+        let tgid = tracee::tgid_of(pid).unwrap_or(pid);
+        if let Some(e) = class
+            && !e.class64
+        {
+            eprintln!(
+                "fakebox: {}: 32-bit programs are not supported by the tracer; it was stopped rather than run without the fake",
+                std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default()
+            );
+            // SAFETY: killing our own tracee.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return;
+        }
+        let preloaded = class.is_some_and(|e| e.preload_reaches()) && has_lib;
+        let t = self.tasks.entry(pid).or_insert(Task { tgid, preloaded, pending: None });
+        t.tgid = tgid;
+        t.preloaded = preloaded;
+        t.pending = None;
+        if !self.ids.contains_key(&tgid) {
+            self.ids.insert(tgid, self.default_ids.clone());
+        }
+    }
+
+    fn seccomp(&mut self, tid: i32) {
+        let Some(task) = self.tasks.get(&tid) else {
+            ptrace(libc::PTRACE_CONT, tid, 0);
+            return;
+        };
+        if task.preloaded {
+            ptrace(libc::PTRACE_CONT, tid, 0);
+            return;
+        }
+        let tgid = task.tgid;
+        let Ok(mut regs) = tracee::get_regs(tid) else {
+            ptrace(libc::PTRACE_CONT, tid, 0);
+            return;
+        };
+        let mut ids = self.ids.remove(&tgid).unwrap_or_else(|| self.default_ids.clone());
+        let action = {
+            let mut ctx = Ctx { session: self.session, tid, tgid, ids: &mut ids };
+            handlers::handle(&mut ctx, &regs)
+        };
+        self.ids.insert(tgid, ids);
+        match action {
+            Action::Return(v) => {
+                regs.orig_rax = u64::MAX; // skip the call
+                regs.rax = v as u64;
+                let _ = tracee::set_regs(tid, &regs);
+                ptrace(libc::PTRACE_CONT, tid, 0);
+            }
+            Action::Run(new) => {
+                if let Some(r) = new {
+                    let _ = tracee::set_regs(tid, &r);
+                }
+                ptrace(libc::PTRACE_CONT, tid, 0);
+            }
+            Action::RunThen(new, pending) => {
+                if let Some(r) = new {
+                    let _ = tracee::set_regs(tid, &r);
+                }
+                if let Some(t) = self.tasks.get_mut(&tid) {
+                    t.pending = Some(pending);
+                }
+                ptrace(libc::PTRACE_SYSCALL, tid, 0);
+            }
+            Action::Refuse32 => {
+                eprintln!(
+                    "fakebox: a 32-bit (i386) system call: 32-bit programs are not supported by the tracer; the program was stopped rather than run without the fake"
+                );
+                // SAFETY: killing our own tracee.
+                unsafe { libc::kill(tid, libc::SIGKILL) };
+            }
+        }
+    }
+
+    fn syscall_exit(&mut self, tid: i32) {
+        let Some(task) = self.tasks.get_mut(&tid) else { return };
+        let Some(pending) = task.pending.take() else { return };
+        let tgid = task.tgid;
+        let Ok(regs) = tracee::get_regs(tid) else { return };
+        let mut ids = self.ids.remove(&tgid).unwrap_or_else(|| self.default_ids.clone());
+        {
+            let mut ctx = Ctx { session: self.session, tid, tgid, ids: &mut ids };
+            handlers::created(&mut ctx, &pending, regs.rax as i64);
+        }
+        self.ids.insert(tgid, ids);
+    }
+}
+
+/// The new program's ELF class and whether its environment preloads our library.
+fn sniff(pid: i32, lib: &[u8]) -> (Option<elf::Elf>, bool) {
+    let class = std::fs::read(format!("/proc/{pid}/exe")).ok().and_then(|bytes| {
+        let head = &bytes[..bytes.len().min(4096)];
+        let mut all: &[u8] = &bytes;
+        match elf::classify(head, &mut all) {
+            Exec::Elf(e) => Some(e),
+            _ => None,
+        }
+    });
+    let has_lib = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+        env.split(|&b| b == 0).any(|v| {
+            v.strip_prefix(b"LD_PRELOAD=").is_some_and(|list| list.split(|&c| c == b':' || c == b' ').any(|x| x == lib))
+        })
+    });
+    (class, has_lib)
+}
+
+fn sleep_for_sigchld() {
+    // SAFETY: waiting for a blocked signal with a timeout.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        let ts = libc::timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+        libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
+    }
+}

@@ -1,0 +1,159 @@
+//! The seccomp-bpf program, built from [`crate::syscalls::TABLE`]: the listed calls (and
+//! every number above the table, and any other ABI) stop in the tracer; everything else
+//! runs at full speed.
+use crate::syscalls::{MAX_KNOWN, TABLE, When};
+
+pub const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JGE_K: u16 = 0x35;
+const BPF_JGT_K: u16 = 0x25;
+const BPF_JSET_K: u16 = 0x45;
+const BPF_RET_K: u16 = 0x06;
+
+// Offsets in struct seccomp_data.
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+const fn arg_low(i: u8) -> u32 {
+    16 + 8 * i as u32
+}
+
+fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// The program, instruction by instruction.
+pub fn program() -> Vec<libc::sock_filter> {
+    let mut p = vec![
+        // Another ABI (i386, x32): the tracer refuses it rather than let it run unfaked.
+        insn(BPF_LD_W_ABS, 0, 0, ARCH),
+        insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE),
+        insn(BPF_LD_W_ABS, 0, 0, NR),
+        insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE),
+    ];
+    for s in TABLE {
+        match s.when {
+            When::Always => {
+                p.push(insn(BPF_JEQ_K, 0, 1, s.nr as u32));
+                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE));
+            }
+            When::ArgHas { arg, bits } => {
+                p.push(insn(BPF_JEQ_K, 0, 4, s.nr as u32));
+                p.push(insn(BPF_LD_W_ABS, 0, 0, arg_low(arg)));
+                p.push(insn(BPF_JSET_K, 0, 1, bits));
+                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE));
+                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+            }
+        }
+    }
+    p.push(insn(BPF_JGT_K, 0, 1, MAX_KNOWN as u32));
+    p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE));
+    p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+    p
+}
+
+/// The program as bytes (what travels to the process that installs it).
+pub fn program_bytes() -> Vec<u8> {
+    program()
+        .iter()
+        .flat_map(|i| {
+            let mut b = [0u8; 8];
+            b[..2].copy_from_slice(&i.code.to_ne_bytes());
+            b[2] = i.jt;
+            b[3] = i.jf;
+            b[4..].copy_from_slice(&i.k.to_ne_bytes());
+            b
+        })
+        .collect()
+}
+
+/// Installs a program received as bytes on the calling thread: no_new_privs (which lets
+/// an unprivileged process install a filter), then the filter. It can never be removed.
+pub fn install(bytes: &[u8]) -> Result<(), std::io::Error> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(8) || bytes.len() / 8 > 4096 {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let insns: Vec<libc::sock_filter> = bytes
+        .chunks_exact(8)
+        .map(|b| insn(u16::from_ne_bytes([b[0], b[1]]), b[2], b[3], u32::from_ne_bytes([b[4], b[5], b[6], b[7]])))
+        .collect();
+    let prog = libc::sock_fprog { len: insns.len() as u16, filter: insns.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: prctl and seccomp with a valid program that outlives the calls.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny interpreter for the instructions the program uses.
+    fn run(p: &[libc::sock_filter], arch: u32, nr: u32, args: [u32; 6]) -> u32 {
+        let mut pc = 0usize;
+        let mut a = 0u32;
+        loop {
+            let i = &p[pc];
+            let jump = |cond: bool| if cond { i.jt as usize } else { i.jf as usize };
+            pc += 1;
+            match i.code {
+                BPF_LD_W_ABS => {
+                    a = match i.k {
+                        NR => nr,
+                        ARCH => arch,
+                        k => args[((k - 16) / 8) as usize],
+                    }
+                }
+                BPF_JEQ_K => pc += jump(a == i.k),
+                BPF_JGE_K => pc += jump(a >= i.k),
+                BPF_JGT_K => pc += jump(a > i.k),
+                BPF_JSET_K => pc += jump(a & i.k != 0),
+                BPF_RET_K => return i.k,
+                c => panic!("unexpected code {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn traces_what_the_table_lists_and_nothing_else() {
+        let p = program();
+        assert!(p.len() < 4096);
+        let x86 = AUDIT_ARCH_X86_64;
+        for s in TABLE {
+            let mut args = [0u32; 6];
+            if let When::ArgHas { arg, bits } = s.when {
+                assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
+                args[arg as usize] = bits;
+            }
+            assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_TRACE, "{}", s.name);
+        }
+        for nr in [libc::SYS_read, libc::SYS_write, libc::SYS_mmap, libc::SYS_getpid, libc::SYS_execve] {
+            assert_eq!(run(&p, x86, nr as u32, [0; 6]), SECCOMP_RET_ALLOW);
+        }
+        // open without O_CREAT runs free; with it, it stops.
+        assert_eq!(run(&p, x86, libc::SYS_openat as u32, [0, 0, libc::O_RDONLY as u32, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(&p, x86, libc::SYS_openat as u32, [0, 0, libc::O_CREAT as u32, 0, 0, 0]), SECCOMP_RET_TRACE);
+        // Newer than the table, another ABI, x32: the tracer decides.
+        assert_eq!(run(&p, x86, MAX_KNOWN as u32 + 1, [0; 6]), SECCOMP_RET_TRACE);
+        assert_eq!(run(&p, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRACE);
+        assert_eq!(run(&p, x86, X32_SYSCALL_BIT | 1, [0; 6]), SECCOMP_RET_TRACE);
+    }
+
+    #[test]
+    fn bytes_roundtrip() {
+        let b = program_bytes();
+        assert_eq!(b.len(), program().len() * 8);
+    }
+}

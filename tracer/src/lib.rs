@@ -1,0 +1,34 @@
+//! The tracer: fakes root for programs LD_PRELOAD cannot reach (static glibc, musl, Go,
+//! busybox-static), over the same daemon operations as the preload library.
+//!
+//! - [`syscalls`]: the one table of intercepted system calls, grouped into families; it
+//!   drives both the handlers and the seccomp filter.
+//! - [`filter`]: the seccomp-bpf program built from that table.
+//! - [`tracee`]: a stopped thread's registers, memory and paths.
+//! - [`handlers`]: what each family does at its seccomp stop (one stop per call where the
+//!   kernel allows; creations that must be recorded take a second, at syscall exit).
+//! - [`engine`]: the event loop: attach, follow forks and threads, forward signals,
+//!   report the exact exit status.
+pub mod engine;
+pub mod filter;
+pub mod handlers;
+pub mod syscalls;
+pub mod tracee;
+
+use fakebox_proto::{Fake, Op};
+
+/// What the daemon answered, owned (the tracer may allocate; hooks may not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Attrs(Fake),
+    Done,
+    Errno(i32),
+    Bytes(Vec<u8>),
+}
+
+/// The session's table, as the tracer reaches it (in the launcher's process).
+pub trait Session: Sync {
+    fn apply(&self, op: &Op<'_>) -> Answer;
+    /// Do untouched files show their real owner (`--unknown-is-real`)?
+    fn unknown_is_real(&self) -> bool;
+}
