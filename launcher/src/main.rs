@@ -18,10 +18,15 @@ fn main() {
     log::init();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            std::process::exit(0);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { session::EXIT_FAILURE } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
+            // DESIGN §4: fakebox's own failures say "fakebox:" and exit 125.
+            let text = e.render().to_string();
+            eprint!("fakebox: {}", text.strip_prefix("error: ").unwrap_or(&text));
+            std::process::exit(session::EXIT_FAILURE);
         }
     };
     let code = match cli.command {

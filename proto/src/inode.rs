@@ -67,3 +67,55 @@ pub mod mode {
         (m & 0o777) | owner
     }
 }
+
+/// The permission bits a POSIX ACL (the `system.posix_acl_access` xattr value) stands for,
+/// when it is a minimal ACL (owner, group or mask, other; no named users or groups): the
+/// kernel stores such an ACL as a plain mode, which is how `cp -a` and `setfacl` set modes.
+pub fn acl_equiv_mode(value: &[u8]) -> Option<u32> {
+    const VERSION: u32 = 2;
+    const USER_OBJ: u16 = 0x01;
+    const GROUP_OBJ: u16 = 0x04;
+    const MASK: u16 = 0x10;
+    const OTHER: u16 = 0x20;
+    let head = value.get(..4)?;
+    if u32::from_le_bytes(head.try_into().ok()?) != VERSION || (value.len() - 4) % 8 != 0 || value.len() == 4 {
+        return None;
+    }
+    let mut m = 0u32;
+    for e in value[4..].chunks_exact(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u32::from(u16::from_le_bytes([e[2], e[3]]) & 7);
+        match tag {
+            USER_OBJ => m |= perm << 6,
+            GROUP_OBJ => m |= perm << 3,
+            MASK => m = (m & !0o070) | (perm << 3),
+            OTHER => m |= perm,
+            _ => return None,
+        }
+    }
+    Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acl(entries: &[(u16, u16)]) -> Vec<u8> {
+        let mut v = 2u32.to_le_bytes().to_vec();
+        for (tag, perm) in entries {
+            v.extend_from_slice(&tag.to_le_bytes());
+            v.extend_from_slice(&perm.to_le_bytes());
+            v.extend_from_slice(&u32::MAX.to_le_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn minimal_acls_are_modes() {
+        assert_eq!(acl_equiv_mode(&acl(&[(1, 6), (4, 4), (0x20, 0)])), Some(0o640));
+        assert_eq!(acl_equiv_mode(&acl(&[(1, 7), (4, 7), (0x10, 5), (0x20, 5)])), Some(0o755));
+        assert_eq!(acl_equiv_mode(&acl(&[(1, 7), (2, 7), (4, 5), (0x20, 5)])), None);
+        assert_eq!(acl_equiv_mode(b"\x02\0\0\0\x01"), None);
+        assert_eq!(acl_equiv_mode(b""), None);
+    }
+}

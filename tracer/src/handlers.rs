@@ -228,7 +228,11 @@ fn chmod(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
             (ctx.path(a[0], a[1], flags)?, flags & libc::AT_SYMLINK_NOFOLLOW != 0, a[2] as u32)
         }
     };
-    let stx = ctx.see(&path, nofollow)?;
+    chmod_path(ctx, &path, nofollow, m)
+}
+
+fn chmod_path(ctx: &mut Ctx<'_>, path: &Path, nofollow: bool, m: u32) -> R {
+    let stx = ctx.see(path, nofollow)?;
     let kind = u32::from(stx.stx_mode) & mode::IFMT;
     if kind == mode::IFLNK {
         return Err(libc::EOPNOTSUPP);
@@ -237,7 +241,7 @@ fn chmod(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
     if ctx.ids.uid.fs != 0 && !rules::may_chmod(&ctx.view(&real)?, ctx.ids.uid.fs) {
         return Err(libc::EPERM);
     }
-    let c = cpath(&path)?;
+    let c = cpath(path)?;
     // SAFETY: chmod of a path we built.
     match libc_ret(unsafe { libc::chmod(c.as_ptr(), mode::on_disk(kind | (m & 0o7777))) }) {
         Ok(_) | Err(libc::EPERM) => {}
@@ -470,6 +474,19 @@ fn xattr(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> Option<R> {
             Err(e) => return Some(Err(e)),
         }
     };
+    if matches!(nr, SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr) && name == b"system.posix_acl_access" {
+        // A minimal ACL is a mode: chmod, keeping the setuid, setgid and sticky bits.
+        let mut v = vec![0u8; (a[3] as usize).min(65536)];
+        if tracee::read(ctx.tid, a[2], &mut v).is_ok_and(|n| n == v.len())
+            && let Some(perm) = fakebox_proto::inode::acl_equiv_mode(&v)
+        {
+            let special = match ctx.see(&path, nofollow).and_then(|s| ctx.view(&kernel::real_of(&s))) {
+                Ok(f) => f.mode & 0o7000,
+                Err(e) => return Some(Err(e)),
+            };
+            return Some(chmod_path(ctx, &path, nofollow, special | perm));
+        }
+    }
     if !list && !is_faked_name(&name) {
         return None;
     }

@@ -63,7 +63,7 @@ pub unsafe fn fchmodat(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_in
     ret(chmod_at(dirfd, path, m, flags))
 }
 
-fn chmod_at(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_int) -> Res<c_int> {
+pub(crate) fn chmod_at(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_int) -> Res<c_int> {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(libc::EINVAL);
     }

@@ -16,6 +16,15 @@ enum Target {
 }
 
 impl Target {
+    /// The (dirfd, path, flags) triple the *at calls take.
+    fn at(self) -> (c_int, *const c_char, c_int) {
+        match self {
+            Target::Path(p) => (libc::AT_FDCWD, p, 0),
+            Target::LPath(p) => (libc::AT_FDCWD, p, libc::AT_SYMLINK_NOFOLLOW),
+            Target::Fd(fd) => (fd, c"".as_ptr(), libc::AT_EMPTY_PATH),
+        }
+    }
+
     fn see(self) -> Res<Seen> {
         match self {
             Target::Path(p) => fake::see(libc::AT_FDCWD, p, 0),
@@ -62,6 +71,17 @@ fn ask<T>(op: &Op<'_>, then: impl FnOnce(Reply<'_>) -> Res<T>) -> Res<T> {
 }
 
 fn set(t: Target, name: *const c_char, value: *const c_void, size: size_t, flags: c_int) -> Res<ssize_t> {
+    if sys::cstr(name) == b"system.posix_acl_access" && size > 0 {
+        // SAFETY: the caller's value of `size` bytes.
+        let v = unsafe { std::slice::from_raw_parts(value as *const u8, size) };
+        if let Some(perm) = fakebox_proto::inode::acl_equiv_mode(v) {
+            // A minimal ACL is a mode: chmod, keeping the setuid, setgid and sticky bits.
+            let seen = t.see()?;
+            let special = fake::view(&seen.real)?.mode & 0o7000;
+            let (dirfd, path, flags) = t.at();
+            return super::owner::chmod_at(dirfd, path, special | perm, flags).map(|_| 0);
+        }
+    }
     if !is_faked(name) {
         return t.syscall(SET, name as usize, value as usize, size, flags as usize).map(|_| 0);
     }

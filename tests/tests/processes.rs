@@ -1,0 +1,261 @@
+//! Many processes and threads, forks, vforks and spawns: one consistent table (DESIGN §3.8),
+//! and no escape from the session through children or closed descriptors.
+
+use fakebox_tests::{Case, build_c, require};
+
+#[test]
+fn parallel_shells() {
+    Case::new("parallel_shells").check(
+        "0",
+        r#"for j in 1 2 3 4; do (mkdir d$j; for i in $(seq 150); do touch d$j/$i; chown $j$i d$j/$i; done) & done; wait
+bad=0; for j in 1 2 3 4; do for i in $(seq 150); do [ "$(stat -c %u d$j/$i)" = "$j$i" ] || bad=$((bad+1)); done; done; echo $bad"#,
+    );
+}
+
+const THREADS_C: &str = r#"
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define THREADS 8
+#define FILES 100
+
+static void *work(void *arg) {
+    long t = (long)arg, bad = 0;
+    char path[64];
+    for (int i = 0; i < FILES; i++) {
+        snprintf(path, sizeof path, "t%ld-%d", t, i);
+        int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        if (fd < 0) { bad++; continue; }
+        uid_t u = 1000 + t * FILES + i;
+        gid_t g = 2000 + t;
+        int r = (i % 2) ? fchown(fd, u, g) : chown(path, u, g);
+        if (r != 0) bad++;
+        if (fchmod(fd, (i % 3) ? 0640 : 04755) != 0) bad++;
+        struct stat a, b;
+        if (stat(path, &a) || fstat(fd, &b)) { bad++; close(fd); continue; }
+        mode_t want = (i % 3) ? 0640 : 04755;
+        if (a.st_uid != u || a.st_gid != g || (a.st_mode & 07777) != want) bad++;
+        if (b.st_uid != u || b.st_gid != g || (b.st_mode & 07777) != want) bad++;
+        close(fd);
+    }
+    return (void *)bad;
+}
+
+int main(void) {
+    pthread_t th[THREADS];
+    for (long t = 0; t < THREADS; t++)
+        if (pthread_create(&th[t], NULL, work, (void *)t)) { perror("pthread_create"); return 1; }
+    long bad = 0;
+    for (int t = 0; t < THREADS; t++) {
+        void *r;
+        pthread_join(th[t], &r);
+        bad += (long)r;
+    }
+    /* Check again from the main thread once every thread is done. */
+    char path[64];
+    for (long t = 0; t < THREADS; t++)
+        for (int i = 0; i < FILES; i++) {
+            struct stat s;
+            snprintf(path, sizeof path, "t%ld-%d", t, i);
+            if (lstat(path, &s) || s.st_uid != (uid_t)(1000 + t * FILES + i) || s.st_gid != (gid_t)(2000 + t)) bad++;
+        }
+    printf("%ld\n", bad);
+    return 0;
+}
+"#;
+
+#[test]
+fn threads_chown_and_stat() {
+    let prog = build_c("threads", THREADS_C, &["-pthread"]);
+    Case::new("threads_chown_and_stat").check(
+        "0\n800\n1000:2000 4755\n1798:2007 640",
+        &format!("{} && ls | grep -c '^t' && stat -c '%u:%g %a' t0-0 t7-98", prog.display()),
+    );
+}
+
+const MAKEFILE: &str = "FILES = f1 f2 f3 f4 f5 f6 f7 f8\n\
+\n\
+all: $(FILES)\n\
+\t@for f in $(FILES); do stat -c '%n %u:%g %a' $$f; done\n\
+\n\
+f%:\n\
+\t@touch $@ && chown $*0:$*1 $@ && chmod 47$(subst 8,0,$*)0 $@\n";
+
+#[test]
+fn make_parallel() {
+    require("make");
+    Case::new("make_parallel").file("Makefile", MAKEFILE).check(
+        "f1 10:11 4710\nf2 20:21 4720\nf3 30:31 4730\nf4 40:41 4740\nf5 50:51 4750\nf6 60:61 4760\nf7 70:71 4770\nf8 80:81 4700",
+        "make -s -j4 --no-print-directory",
+    );
+}
+
+#[test]
+fn python_closerange() {
+    require("python3");
+    Case::new("python_closerange").check(
+        "31 32\n31:32\n33",
+        r#"python3 -c '
+import os
+os.closerange(3, 1024)
+open("f", "w").close()
+os.chown("f", 31, 32)
+s = os.stat("f")
+print(s.st_uid, s.st_gid, flush=True)
+os.system("stat -c %u:%g f; touch g; chown 33 g; stat -c %u g")
+'"#,
+    );
+}
+
+const DUP2_C: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int main(void) {
+    int nul = open("/dev/null", O_RDWR);
+    if (nul < 0) { perror("open /dev/null"); return 1; }
+    for (int fd = 3; fd < 1024; fd++)
+        if (fd != nul) dup2(nul, fd);
+    close(1000);
+    close(1001);
+    int fd = open("f", O_CREAT | O_WRONLY, 0644);
+    if (fd < 0) { perror("open f"); return 1; }
+    if (fchown(fd, 41, 42)) { perror("fchown"); return 1; }
+    if (chown("f", 43, 44)) { perror("chown"); return 1; }
+    struct stat a, b;
+    if (stat("f", &a) || fstat(fd, &b)) { perror("stat"); return 1; }
+    printf("%d:%d %d:%d\n", (int)a.st_uid, (int)a.st_gid, (int)b.st_uid, (int)b.st_gid);
+    fflush(stdout);
+    return system("stat -c %u:%g f") == 0 ? 0 : 1;
+}
+"#;
+
+#[test]
+fn dup2_over_all_fds() {
+    let prog = build_c("dup2_all", DUP2_C, &[]);
+    Case::new("dup2_over_all_fds").check("43:44 43:44\n43:44", &prog.display().to_string());
+}
+
+const VFORK_C: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void) {
+    close(open("f", O_CREAT | O_WRONLY, 0644));
+    close(open("g", O_CREAT | O_WRONLY, 0644));
+    pid_t p = vfork();
+    if (p == 0) {
+        chown("f", 51, 52);
+        _exit(0);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    p = vfork();
+    if (p == 0) {
+        execl("/bin/chown", "chown", "53:54", "g", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(p, &st, 0);
+    struct stat a, b;
+    stat("f", &a);
+    stat("g", &b);
+    printf("%d:%d %d:%d %d\n", (int)a.st_uid, (int)a.st_gid, (int)b.st_uid, (int)b.st_gid,
+           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return 0;
+}
+"#;
+
+#[test]
+fn vfork_children() {
+    let prog = build_c("vfork", VFORK_C, &[]);
+    Case::new("vfork_children").check("51:52 53:54 0", &prog.display().to_string());
+}
+
+#[test]
+fn python_system() {
+    require("python3");
+    Case::new("python_system").check(
+        "5:0\n0",
+        r#"touch f; python3 -c 'import os; os.system("chown 5 f"); os.system("stat -c %u:%g f; id -u")'"#,
+    );
+}
+
+#[test]
+fn python_posix_spawn() {
+    require("python3");
+    Case::new("python_posix_spawn").check(
+        "0\n6:7",
+        r#"touch f; python3 -c '
+import os
+pid = os.posix_spawn("/bin/chown", ["chown", "6:7", "f"], os.environ)
+_, st = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(st))
+s = os.stat("f")
+print("%d:%d" % (s.st_uid, s.st_gid))
+'"#,
+    );
+}
+
+#[test]
+fn python_subprocess() {
+    require("python3");
+    Case::new("python_subprocess").check(
+        "8:9\n0",
+        r#"touch f; python3 -c '
+import subprocess
+subprocess.run(["chown", "8:9", "f"], check=True)
+print(subprocess.run(["stat", "-c", "%u:%g", "f"], capture_output=True, text=True, check=True).stdout.strip())
+print(subprocess.run(["id", "-u"], capture_output=True, text=True, check=True).stdout.strip())
+'"#,
+    );
+}
+
+#[test]
+fn python_fork() {
+    require("python3");
+    Case::new("python_fork").check(
+        "0\n5:6 5:6",
+        r#"touch f; python3 -c '
+import os
+pid = os.fork()
+if pid == 0:
+    os.chown("f", 5, 6)
+    os._exit(0)
+_, st = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(st), flush=True)
+s = os.stat("f")
+pid = os.fork()
+if pid == 0:
+    c = os.stat("f")
+    print("%d:%d %d:%d" % (s.st_uid, s.st_gid, c.st_uid, c.st_gid), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+'"#,
+    );
+}
+
+#[test]
+fn shell_pipeline_and_subshells() {
+    Case::new("shell_pipeline_and_subshells").check(
+        "3:3\n3:3\n0",
+        "touch f; (chown 3:3 f); stat -c %u:%g f | cat; echo f | xargs stat -c %u:%g; \
+         sh -c 'sh -c \"id -u\"'",
+    );
+}
+
+#[test]
+fn exec_chain_keeps_session() {
+    Case::new("exec_chain_keeps_session").check(
+        "0\n12:13",
+        "touch f; chown 12:13 f; exec sh -c 'id -u; exec stat -c %u:%g f; echo not reached'; echo not reached either",
+    );
+}

@@ -1,0 +1,146 @@
+//! The session behaves like the command it wraps (DESIGN §3.10) and fails clearly (§4).
+
+use fakebox_tests::{Case, check_all, expect_exit};
+
+#[test]
+fn exit_code_passes_through() {
+    let runs = Case::new("exit_code_passes_through").fakebox(&["run", "--", "sh", "-c", "exit 3"]);
+    expect_exit("exit_code_passes_through", &runs, 3, |_| true);
+}
+
+#[test]
+fn exit_code_zero() {
+    let runs = Case::new("exit_code_zero").fakebox(&["run", "--", "true"]);
+    expect_exit("exit_code_zero", &runs, 0, |_| true);
+}
+
+#[test]
+fn exit_code_in_shell() {
+    Case::new("exit_code_in_shell").check_outer(
+        "3\n0\n1",
+        r#""$FB" run -- sh -c "exit 3"; echo $?; "$FB" run -- true; echo $?; "$FB" run -- false; echo $?"#,
+    );
+}
+
+#[test]
+fn killed_by_term() {
+    let runs = Case::new("killed_by_term").fakebox(&["run", "--", "sh", "-c", "kill -TERM $$"]);
+    expect_exit("killed_by_term", &runs, 143, |_| true);
+}
+
+#[test]
+fn killed_by_kill() {
+    let runs = Case::new("killed_by_kill").fakebox(&["run", "--", "sh", "-c", "kill -KILL $$"]);
+    expect_exit("killed_by_kill", &runs, 137, |_| true);
+}
+
+#[test]
+fn killed_by_segv() {
+    let runs = Case::new("killed_by_segv").fakebox(&["run", "--", "sh", "-c", "kill -SEGV $$"]);
+    expect_exit("killed_by_segv", &runs, 139, |_| true);
+}
+
+#[test]
+fn stdin_passes_through() {
+    Case::new("stdin_passes_through").check_outer("hi", r#"echo hi | "$FB" run -- cat"#);
+}
+
+#[test]
+fn stdin_from_case() {
+    Case::new("stdin_from_case").stdin("one\ntwo\n").check_outer("2", r#""$FB" run -- wc -l"#);
+}
+
+#[test]
+fn stderr_passes_through() {
+    Case::new("stderr_passes_through").check_outer("oops", r#""$FB" run -- sh -c 'echo oops >&2' 2>&1 >/dev/null"#);
+}
+
+#[test]
+fn stdout_not_held_open() {
+    // Command substitution only returns when every holder of the pipe closes it: a daemon
+    // that keeps the caller's stdout would hang here until the timeout.
+    Case::new("stdout_not_held_open").check_outer(
+        "hi 0\ndone",
+        r#"x=$("$FB" run -- sh -c 'echo hi; touch f; chown 1 f; stat -c %u:%g f >/dev/null'); echo "$x $?"; y=$("$FB" run -- true 2>&1); echo done"#,
+    );
+}
+
+#[test]
+fn command_not_found() {
+    let runs = Case::new("command_not_found").fakebox(&["run", "--", "/nonexistent"]);
+    expect_exit("command_not_found", &runs, 127, |e| e.starts_with("fakebox:"));
+}
+
+#[test]
+fn command_not_found_on_path() {
+    let runs = Case::new("command_not_found_on_path").fakebox(&["run", "--", "no-such-command-fakebox-test"]);
+    expect_exit("command_not_found_on_path", &runs, 127, |e| e.starts_with("fakebox:"));
+}
+
+#[test]
+fn command_not_executable() {
+    // A real root cannot execute a file without any execute bit either (EACCES).
+    let runs =
+        Case::new("command_not_executable").file("plain", "#!/bin/sh\necho ran\n").fakebox(&["run", "--", "./plain"]);
+    expect_exit("command_not_executable", &runs, 126, |e| e.starts_with("fakebox:"));
+}
+
+#[test]
+fn command_is_directory() {
+    let runs = Case::new("command_is_directory").fakebox(&["run", "--", "/tmp"]);
+    expect_exit("command_is_directory", &runs, 126, |e| e.starts_with("fakebox:"));
+}
+
+#[test]
+fn bad_mechanism() {
+    let name = "bad_mechanism";
+    let runs = Case::new(name).fakebox(&["run", "--mechanism", "bogus", "--", "true"]);
+    check_all(name, &runs, |o| match o.code() {
+        Some(2) | Some(125) if o.stderr.contains("fakebox") => Ok(()),
+        Some(2) | Some(125) => Err("stderr does not mention fakebox".into()),
+        _ => Err("want exit code 2 (usage error) or 125".into()),
+    });
+}
+
+#[test]
+fn default_command_is_a_shell() {
+    // Without COMMAND, fakebox runs a shell; fed by stdin here.
+    Case::new("default_command_is_a_shell").stdin("id -u\n").check_outer("0", r#""$FB" run"#);
+}
+
+#[test]
+fn mechanism_preload() {
+    Case::new("mechanism_preload").args(&["--mechanism", "preload"]).check(
+        "0\n3:4 4755\ncharacter special file 1:3",
+        "id -u; touch f; chown 3:4 f; chmod 4755 f; stat -c '%u:%g %a' f; mknod d c 1 3; stat -c '%F %t:%T' d",
+    );
+}
+
+#[test]
+fn mechanism_tracer() {
+    Case::new("mechanism_tracer").args(&["--mechanism", "tracer"]).check(
+        "0\n3:4 4755\ncharacter special file 1:3",
+        "id -u; touch f; chown 3:4 f; chmod 4755 f; stat -c '%u:%g %a' f; mknod d c 1 3; stat -c '%F %t:%T' d",
+    );
+}
+
+#[test]
+fn mechanism_tracer_exit_status() {
+    let runs = Case::new("mechanism_tracer_exit_status").fakebox(&[
+        "run",
+        "--mechanism",
+        "tracer",
+        "--",
+        "sh",
+        "-c",
+        "kill -TERM $$",
+    ]);
+    expect_exit("mechanism_tracer_exit_status", &runs, 143, |_| true);
+}
+
+#[test]
+fn mechanism_auto() {
+    Case::new("mechanism_auto")
+        .args(&["--mechanism", "auto"])
+        .check("0\n3:4", "id -u; touch f; chown 3:4 f; stat -c %u:%g f");
+}
