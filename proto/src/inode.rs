@@ -78,7 +78,8 @@ pub fn acl_equiv_mode(value: &[u8]) -> Option<u32> {
     const MASK: u16 = 0x10;
     const OTHER: u16 = 0x20;
     let head = value.get(..4)?;
-    if u32::from_le_bytes(head.try_into().ok()?) != VERSION || (value.len() - 4) % 8 != 0 || value.len() == 4 {
+    if u32::from_le_bytes(head.try_into().ok()?) != VERSION || !(value.len() - 4).is_multiple_of(8) || value.len() == 4
+    {
         return None;
     }
     let mut m = 0u32;
