@@ -34,6 +34,10 @@ pub fn error(args: Arguments<'_>) {
     eprintln!("fakebox: {args}");
 }
 
+pub fn enabled() -> bool {
+    LEVEL.load(Ordering::Relaxed) >= 1
+}
+
 pub fn debug(args: Arguments<'_>) {
     if LEVEL.load(Ordering::Relaxed) >= 1 {
         write("debug", args);

@@ -65,7 +65,8 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let status = {
         let shared = Shared(Arc::clone(&daemon));
         let lib_bytes = lib.as_os_str().as_encoded_bytes().to_vec();
-        let mut engine = fakebox_tracer::engine::Engine::new(&shared, args.uid, args.gid, lib_bytes);
+        let log = log::enabled().then_some(log::debug as fn(std::fmt::Arguments<'_>));
+        let mut engine = fakebox_tracer::engine::Engine::new(&shared, args.uid, args.gid, lib_bytes, log);
         engine.run(pid, &attach_rx)
     };
     // Without LD_PRELOAD (--mechanism tracer) there is no library to say hello.
@@ -111,11 +112,15 @@ fn locate(cmd: &OsStr, path: Option<&OsStr>) -> Result<PathBuf, Failure> {
 
 /// Does the first command start under the tracer?
 fn choose_mechanism(m: Mechanism, program: &Path, path: Option<&OsStr>) -> Result<bool, Failure> {
+    let need = sniff::need(program, path).map_err(|e| fail(EXIT_CANNOT_RUN, format!("{}: {e}", program.display())))?;
+    if let Need::Refuse(why) = need {
+        return Err(fail(EXIT_FAILURE, why));
+    }
     if m == Mechanism::Tracer {
         return Ok(true);
     }
-    let need = sniff::need(program, path).map_err(|e| fail(EXIT_CANNOT_RUN, format!("{}: {e}", program.display())))?;
     match (need, m) {
+        (Need::Refuse(why), _) => Err(fail(EXIT_FAILURE, why)),
         (Need::Preload, _) => Ok(false),
         (Need::Tracer(_), Mechanism::Auto) => Ok(true),
         (Need::Tracer(why), _) => Err(fail(

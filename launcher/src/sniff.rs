@@ -12,6 +12,8 @@ pub enum Need {
     Preload,
     /// Only the tracer can fake it; the string says why ("statically linked", "setuid"...).
     Tracer(String),
+    /// Neither mechanism fakes it (a 32-bit program): it must not run.
+    Refuse(String),
 }
 
 struct FileAt<'a>(&'a File);
@@ -48,6 +50,10 @@ fn need_depth(file: &Path, path: Option<&OsStr>, depth: u32) -> std::io::Result<
     let head = &head[..n];
     match elf::classify(head, &mut FileAt(&f)) {
         Exec::Elf(e) if e.preload_reaches() => Ok(Need::Preload),
+        Exec::Elf(e) if !e.class64 => Ok(Need::Refuse(format!(
+            "{} is a 32-bit program: the tracer does not fake the i386 ABI, so it does not run",
+            file.display()
+        ))),
         Exec::Elf(e) => Ok(Need::Tracer(format!("{} is a {} program", file.display(), e.describe()))),
         Exec::Script { interp, arg } if depth < 4 => {
             let interp = Path::new(OsStr::from_bytes(&head[interp.0..interp.1]));

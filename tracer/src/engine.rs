@@ -64,6 +64,8 @@ struct Task {
 
 pub struct Engine<'s> {
     session: &'s dyn Session,
+    /// Where the tracer says what it does (FAKEBOX_LOG=debug), if anywhere.
+    log: Option<fn(std::fmt::Arguments<'_>)>,
     tasks: HashMap<i32, Task>,
     ids: HashMap<i32, Ids>,
     default_ids: Ids,
@@ -77,14 +79,22 @@ fn ptrace(req: libc::c_uint, tid: i32, data: usize) -> i64 {
 }
 
 impl<'s> Engine<'s> {
-    pub fn new(session: &'s dyn Session, uid: u32, gid: u32, lib: Vec<u8>) -> Engine<'s> {
+    pub fn new(
+        session: &'s dyn Session,
+        uid: u32,
+        gid: u32,
+        lib: Vec<u8>,
+        log: Option<fn(std::fmt::Arguments<'_>)>,
+    ) -> Engine<'s> {
+        // SAFETY: gettid cannot fail.
         TRACER_TID.store(unsafe { libc::gettid() }, Ordering::Release);
-        Engine {
-            session,
-            tasks: HashMap::new(),
-            ids: HashMap::new(),
-            default_ids: Ids::new(Cred::all(uid), Cred::all(gid)),
-            lib,
+        let default_ids = Ids::new(Cred::all(uid), Cred::all(gid));
+        Engine { session, log, tasks: HashMap::new(), ids: HashMap::new(), default_ids, lib }
+    }
+
+    fn say(&self, args: std::fmt::Arguments<'_>) {
+        if let Some(log) = self.log {
+            log(args);
         }
     }
 
@@ -104,6 +114,7 @@ impl<'s> Engine<'s> {
 
     fn attach(&mut self, req: AttachRequest) {
         let r = self.seize(req.tid, Ids::new(req.uid, req.gid)).map(|()| crate::filter::program_bytes());
+        self.say(format_args!("tracer: seize {}: {}", req.tid, if r.is_ok() { "ok" } else { "refused" }));
         let _ = req.reply.send(r);
     }
 
@@ -224,6 +235,11 @@ impl<'s> Engine<'s> {
             return;
         }
         let preloaded = class.is_some_and(|e| e.preload_reaches()) && has_lib;
+        self.say(format_args!(
+            "tracer: {pid} exec'd a {} program: {}",
+            class.map_or("non-ELF", |e| e.describe()),
+            if preloaded { "the preload library fakes it" } else { "traced" }
+        ));
         let t = self.tasks.entry(pid).or_insert(Task { tgid, preloaded, pending: None });
         t.tgid = tgid;
         t.preloaded = preloaded;
@@ -252,6 +268,10 @@ impl<'s> Engine<'s> {
             let mut ctx = Ctx { session: self.session, tid, tgid, ids: &mut ids };
             handlers::handle(&mut ctx, &regs)
         };
+        if self.log.is_some() {
+            let nr = regs.orig_rax as i64;
+            self.say(format_args!("tracer: {tid} {}({nr}) -> {action:?}", crate::syscalls::name(nr)));
+        }
         self.ids.insert(tgid, ids);
         match action {
             Action::Return(v) => {
