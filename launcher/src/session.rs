@@ -39,7 +39,8 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let table = match &args.state {
         Some(p) => state::load(p, args.unknown_is_real)
             .map_err(|e| fail(EXIT_FAILURE, format!("cannot load the state: {e}")))?,
-        None => crate::daemon::Table::new(args.unknown_is_real),
+        None => crate::daemon::Table::new(args.unknown_is_real)
+            .map_err(|e| fail(EXIT_FAILURE, format!("cannot make the shared table: {e}")))?,
     };
     let rundir = RunDir::create()?;
     let sock = rundir.0.join("socket");

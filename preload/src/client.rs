@@ -34,6 +34,7 @@ pub fn init() {
 }
 
 extern "C" fn after_fork() {
+    crate::shared::after_fork();
     // Only the forking thread exists now; every slot is free, and every socket is the
     // parent's: keep the numbers (so they stay protected) but replace them before use.
     OWNER.store(sys::getpid(), Ordering::Release);
@@ -211,6 +212,53 @@ fn pooled(s: &Slot, request: &[u8], reply: &mut [u8]) -> Res<usize> {
         }
     }
     Err(libc::EIO)
+}
+
+/// Asks the daemon for the shared table's memfd (SCM_RIGHTS), on a connection of its own.
+pub fn fetch_table() -> Res<i32> {
+    config::init();
+    let mut req = [0u8; 16];
+    let n = wire::encode(&Op::MapTable, &mut req).map_err(|_| libc::E2BIG)?;
+    let fd = connect()?;
+    let r = (|| {
+        send_all(fd, &req[..n])?;
+        let mut header = [0u8; 4];
+        let mut iov = libc::iovec { iov_base: header.as_mut_ptr() as *mut libc::c_void, iov_len: 4 };
+        let mut cbuf = [0u64; 4]; // room for one SCM_RIGHTS fd, aligned
+        // SAFETY: recvmsg into local buffers; the control message is checked before use.
+        let got = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = std::mem::size_of_val(&cbuf);
+            let n = libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_WAITALL);
+            if n != 4 {
+                return Err(if n < 0 { sys::errno() } else { libc::EPROTO });
+            }
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS {
+                return Err(libc::EPROTO);
+            }
+            std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int)
+        };
+        let len = wire::body_len(header).map_err(|_| libc::EPROTO)?;
+        let mut body = [0u8; 16];
+        if len > body.len() {
+            let _ = sys::close(got);
+            return Err(libc::EPROTO);
+        }
+        recv_exact(fd, &mut body[..len])?;
+        match wire::decode::<Reply<'_>>(&body[..len]) {
+            Ok(Reply::Done) => Ok(got),
+            _ => {
+                let _ = sys::close(got);
+                Err(libc::EPROTO)
+            }
+        }
+    })();
+    let _ = sys::close(fd);
+    r
 }
 
 fn one_off(request: &[u8], reply: &mut [u8]) -> Res<usize> {

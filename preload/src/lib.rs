@@ -3,7 +3,8 @@
 //! - `hooks/`: the hook table and one file per family (stat, owner, create, lifetime,
 //!   xattr, identity, exec, fds, walk). Each hook turns a libc call into operations.
 //! - `fake`: the operations hooks are made of (see the kernel's inode, ask the session's).
-//! - `client`: this process's connections to the daemon.
+//! - `client`: this process's connections to the daemon; `shared`: the daemon's table,
+//!   mapped read-only, for lookups without a round trip.
 //! - `ids`: the fake identity. `config`: the session's variables. `sys`: raw syscalls.
 //!   `real`: the next libc definition, for the few hooks that need it. `log`: raw-fd log.
 //!
@@ -20,6 +21,7 @@ mod config;
 mod fake;
 pub mod hooks;
 mod ids;
+mod shared;
 mod sys;
 
 /// Runs when the library is loaded, before the program's main.

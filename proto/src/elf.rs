@@ -212,7 +212,8 @@ fn has_go_note(file: &mut dyn ReadAt, offset: u64, size: u64) -> bool {
         };
         let name_at = at + 12;
         let (namesz, descsz) = (namesz as usize, descsz as usize);
-        if namesz == 3 && notes.get(name_at..name_at + 3) == Some(b"Go\0") {
+        // The Go linker names its notes "Go\0\0" (namesz 4); accept the minimal "Go\0" too.
+        if (namesz == 3 || namesz == 4) && notes.get(name_at..name_at + 3) == Some(b"Go\0") {
             return true;
         }
         let align4 = |x: usize| x.div_ceil(4) * 4;

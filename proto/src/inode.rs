@@ -97,6 +97,29 @@ pub fn acl_equiv_mode(value: &[u8]) -> Option<u32> {
     Some(m)
 }
 
+/// What an inode the session never touched looks like: root's (or, with
+/// `--unknown-is-real`, its real owner's), with its real mode and device.
+pub fn default_view(real: &crate::Real, unknown_is_real: bool) -> crate::Fake {
+    let (uid, gid) = if unknown_is_real { (real.uid, real.gid) } else { (0, 0) };
+    crate::Fake { uid, gid, mode: real.mode, rdev: real.rdev }
+}
+
+/// Does a record (its mode and the birth time it was made with) describe an earlier
+/// incarnation of this inode number? The birth time tells where the filesystem reports
+/// it; a change of file type tells everywhere (a device node is a plain file on disk).
+pub fn is_stale(recorded_mode: u32, recorded_birth: Option<crate::Birth>, real: &crate::Real) -> bool {
+    if let (Some(a), Some(b)) = (recorded_birth, real.birth)
+        && a != b
+    {
+        return true;
+    }
+    let on_disk = match recorded_mode & mode::IFMT {
+        mode::IFCHR | mode::IFBLK => mode::IFREG,
+        t => t,
+    };
+    on_disk != real.mode & mode::IFMT
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

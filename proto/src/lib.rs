@@ -16,6 +16,7 @@ pub mod ids;
 pub mod inode;
 pub mod kernel;
 pub mod op;
+pub mod shm;
 pub mod wire;
 
 pub use inode::{Birth, Fake, Key, Real};

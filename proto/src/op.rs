@@ -21,6 +21,9 @@ pub enum Op<'a> {
         uid: Cred,
         gid: Cred,
     },
+    /// Send me the shared table (a memfd, passed with SCM_RIGHTS beside a `Done`), so that
+    /// lookups need no round trip.
+    MapTable,
     /// What does the session see for this inode?
     Lookup {
         real: Real,
@@ -92,7 +95,7 @@ impl Op<'_> {
     /// The inode the operation is about, if any.
     pub fn real(&self) -> Option<&Real> {
         match self {
-            Op::Hello { .. } | Op::Attach { .. } => None,
+            Op::Hello { .. } | Op::Attach { .. } | Op::MapTable => None,
             Op::Lookup { real }
             | Op::Chown { real, .. }
             | Op::Chmod { real, .. }

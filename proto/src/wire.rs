@@ -80,6 +80,7 @@ mod tests {
             gid: crate::ids::Cred { r: 1, e: 2, s: 3, fs: 4 },
         });
         roundtrip(Op::Lookup { real: r });
+        roundtrip(Op::MapTable);
         roundtrip(Op::Chown { real: r, uid: Some(0), gid: None });
         roundtrip(Op::Chmod { real: r, mode: 0o4755 });
         roundtrip(Op::Create { real: r, parent: Some(r), uid: 1, gid: 2, mode: 0o20644, rdev: 259 });

@@ -15,7 +15,7 @@ pub const VERSION: u32 = 1;
 /// read or understood is an error (never a silent empty start, which would make wrong
 /// archives).
 pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
-    let mut table = Table::new(unknown_is_real);
+    let mut table = Table::new(unknown_is_real).map_err(|e| format!("cannot make the shared table: {e}"))?;
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(table),
@@ -49,7 +49,7 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
 /// of the directory. The file is private to the user (0600).
 pub fn save(path: &Path, table: &Table) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
-    let entries: Vec<(&Key, &Entry)> = table.entries().collect();
+    let entries: Vec<(Key, Entry)> = table.entries();
     let mut bytes = Vec::with_capacity(20 + entries.len() * 32);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&VERSION.to_le_bytes());
@@ -81,7 +81,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fbstate-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let p = dir.join("s");
-        let mut t = Table::new(false);
+        let mut t = Table::new(false).unwrap();
         for i in 0..100 {
             let real =
                 Real { key: Key { dev: 1, ino: i }, birth: None, uid: 1, gid: 1, mode: 0o100644, rdev: 0, nlink: 1 };

@@ -10,8 +10,10 @@
 //! - an inode whose last link goes away is forgotten; an entry whose birth time or file
 //!   type no longer matches the inode is stale (the number was reused) and is dropped.
 //! - an entry that says nothing beyond the default view is not kept.
+use super::shared;
 use fakebox_proto::inode::mode;
 use fakebox_proto::op::{XATTR_CREATE, XATTR_REPLACE};
+use fakebox_proto::shm::Record;
 use fakebox_proto::{Birth, Fake, Key, Op, Real, Reply};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -31,10 +33,20 @@ pub struct Entry {
     pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
-#[derive(Default, Debug)]
+/// The table: owner, group, mode and device of every recorded inode in the shared
+/// memory clients read ([`shared::Shared`]); extended attributes here, asked for when a
+/// record says it has some; and what the shared table could not take.
 pub struct Table {
-    map: HashMap<Key, Entry>,
+    shared: shared::Shared,
+    overflow: HashMap<Key, Record>,
+    xattrs: HashMap<Key, Vec<(String, Vec<u8>)>>,
     unknown_is_real: bool,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Table({} entries)", self.len())
+    }
 }
 
 const ENODATA: i32 = libc::ENODATA;
@@ -44,8 +56,19 @@ const E2BIG: i32 = libc::E2BIG;
 const ERANGE: i32 = libc::ERANGE;
 
 impl Table {
-    pub fn new(unknown_is_real: bool) -> Table {
-        Table { map: HashMap::new(), unknown_is_real }
+    /// A new, empty table with its shared memory. Fails only if the kernel gives no memfd.
+    pub fn new(unknown_is_real: bool) -> std::io::Result<Table> {
+        Table::with_capacity(unknown_is_real, fakebox_proto::shm::DEFAULT_CAPACITY)
+    }
+
+    pub fn with_capacity(unknown_is_real: bool, capacity: usize) -> std::io::Result<Table> {
+        let shared = shared::Shared::create(capacity, unknown_is_real)?;
+        Ok(Table { shared, overflow: HashMap::new(), xattrs: HashMap::new(), unknown_is_real })
+    }
+
+    /// The memfd clients map (read-only).
+    pub fn memfd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.shared.fd()
     }
 
     pub fn unknown_is_real(&self) -> bool {
@@ -53,63 +76,82 @@ impl Table {
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.shared.table().len() + self.overflow.len()
     }
 
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.map.iter()
+    fn get(&self, key: Key) -> Option<Entry> {
+        let r = self.shared.table().lookup(key).or_else(|| self.overflow.get(&key).copied())?;
+        let xattrs = if r.xattrs { self.xattrs.get(&key).cloned().unwrap_or_default() } else { Vec::new() };
+        Some(Entry { uid: r.uid, gid: r.gid, mode: r.mode, rdev: r.rdev, birth: r.birth, xattrs })
     }
 
-    pub fn insert(&mut self, key: Key, entry: Entry) {
-        self.map.insert(key, entry);
+    fn remove(&mut self, key: Key) {
+        self.shared.table().remove(key);
+        self.overflow.remove(&key);
+        self.xattrs.remove(&key);
+    }
+
+    /// Every entry, for saving.
+    pub fn entries(&self) -> Vec<(Key, Entry)> {
+        let keys =
+            self.shared.table().entries().map(|(k, _)| k).chain(self.overflow.keys().copied()).collect::<Vec<_>>();
+        keys.into_iter().filter_map(|k| self.get(k).map(|e| (k, e))).collect()
+    }
+
+    pub fn insert(&mut self, key: Key, e: Entry) {
+        let rec =
+            Record { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev, birth: e.birth, xattrs: !e.xattrs.is_empty() };
+        if e.xattrs.is_empty() {
+            self.xattrs.remove(&key);
+        } else {
+            self.xattrs.insert(key, e.xattrs);
+        }
+        if self.shared.table().set(key, &rec).is_err() {
+            // Full: keep it here, and from now on clients ask about what they miss.
+            self.shared.table().set_incomplete();
+            self.overflow.insert(key, rec);
+        } else {
+            self.overflow.remove(&key);
+        }
     }
 
     /// What an inode the session never touched looks like.
     fn default_entry(&self, real: &Real) -> Entry {
-        let (uid, gid) = if self.unknown_is_real { (real.uid, real.gid) } else { (0, 0) };
-        Entry { uid, gid, mode: real.mode, rdev: real.rdev, birth: real.birth, xattrs: Vec::new() }
+        let f = fakebox_proto::inode::default_view(real, self.unknown_is_real);
+        Entry { uid: f.uid, gid: f.gid, mode: f.mode, rdev: f.rdev, birth: real.birth, xattrs: Vec::new() }
     }
 
     /// The recorded entry for `real`, after dropping it if the inode number was reused.
-    fn current(&mut self, real: &Real) -> Option<&Entry> {
-        let stale = match self.map.get(&real.key) {
-            None => return None,
-            Some(e) => is_stale(e, real),
-        };
-        if stale {
-            self.map.remove(&real.key);
+    fn current(&mut self, real: &Real) -> Option<Entry> {
+        let e = self.get(real.key)?;
+        if fakebox_proto::inode::is_stale(e.mode, e.birth, real) {
+            self.remove(real.key);
             return None;
         }
-        self.map.get(&real.key)
+        Some(e)
     }
 
     fn view(&mut self, real: &Real) -> Fake {
-        let e = match self.current(real) {
-            Some(e) => e.clone(),
-            None => self.default_entry(real),
-        };
+        let e = self.current(real).unwrap_or_else(|| self.default_entry(real));
         Fake { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev }
     }
 
     /// Runs `f` on the entry for `real` (made from the default view if absent) and keeps
     /// the result only if it differs from that default.
     fn update<R>(&mut self, real: &Real, f: impl FnOnce(&mut Entry) -> R) -> (R, Fake) {
-        let mut e = match self.current(real) {
-            Some(e) => e.clone(),
-            None => self.default_entry(real),
-        };
+        let mut e = self.current(real).unwrap_or_else(|| self.default_entry(real));
         let r = f(&mut e);
         let fake = Fake { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev };
         e.birth = real.birth;
         if e == self.default_entry(real) {
-            self.map.remove(&real.key);
+            self.remove(real.key);
         } else {
-            self.map.insert(real.key, e);
+            self.insert(real.key, e);
         }
         (r, fake)
     }
@@ -119,7 +161,7 @@ impl Table {
         match *op {
             Op::Hello { .. } => Reply::Done,
             // The server hands attach requests to the tracer; the table has no part in them.
-            Op::Attach { .. } => Reply::Errno(EINVAL),
+            Op::Attach { .. } | Op::MapTable => Reply::Errno(EINVAL),
             Op::Lookup { real } => Reply::Attrs(self.view(&real)),
             Op::Chown { real, uid, gid } => {
                 let ((), fake) = self.update(&real, |e| {
@@ -154,7 +196,7 @@ impl Table {
                         }
                     }
                 }
-                self.map.remove(&real.key);
+                self.remove(real.key);
                 let ((), fake) = self.update(&real, |e| {
                     *e = Entry { uid, gid, mode: m, rdev, birth: real.birth, xattrs: Vec::new() };
                 });
@@ -162,7 +204,7 @@ impl Table {
             }
             Op::Unlinked { real } => {
                 if mode::is_dir(real.mode) || real.nlink <= 1 {
-                    self.map.remove(&real.key);
+                    self.remove(real.key);
                 }
                 Reply::Done
             }
@@ -226,22 +268,6 @@ impl Table {
     }
 }
 
-/// Does the entry describe an earlier incarnation of this inode number?
-fn is_stale(e: &Entry, real: &Real) -> bool {
-    if let (Some(a), Some(b)) = (e.birth, real.birth)
-        && a != b
-    {
-        return true;
-    }
-    // A device node is a plain file on disk; everything else keeps its real type.
-    let recorded = e.mode & mode::IFMT;
-    let on_disk = match recorded {
-        mode::IFCHR | mode::IFBLK => mode::IFREG,
-        t => t,
-    };
-    on_disk != real.mode & mode::IFMT
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,13 +295,13 @@ mod tests {
     #[test]
     fn unknown_is_root_or_real() {
         let r = file(1);
-        assert_eq!(attrs(&mut Table::new(false), Op::Lookup { real: r }).uid, 0);
-        assert_eq!(attrs(&mut Table::new(true), Op::Lookup { real: r }).uid, 1000);
+        assert_eq!(attrs(&mut Table::new(false).unwrap(), Op::Lookup { real: r }).uid, 0);
+        assert_eq!(attrs(&mut Table::new(true).unwrap(), Op::Lookup { real: r }).uid, 1000);
     }
 
     #[test]
     fn chown_records_and_clears_setuid_like_the_kernel() {
-        let mut t = Table::new(false);
+        let mut t = Table::new(false).unwrap();
         let r = file(1);
         attrs(&mut t, Op::Chmod { real: r, mode: 0o6755 });
         let f = attrs(&mut t, Op::Chown { real: r, uid: Some(5), gid: None });
@@ -288,7 +314,7 @@ mod tests {
 
     #[test]
     fn default_views_are_not_stored() {
-        let mut t = Table::new(false);
+        let mut t = Table::new(false).unwrap();
         let r = file(1);
         attrs(&mut t, Op::Chown { real: r, uid: Some(0), gid: Some(0) });
         assert!(t.is_empty());
@@ -300,7 +326,7 @@ mod tests {
 
     #[test]
     fn reused_inode_numbers_start_clean() {
-        let mut t = Table::new(false);
+        let mut t = Table::new(false).unwrap();
         let r = file(1);
         attrs(&mut t, Op::Chown { real: r, uid: Some(42), gid: Some(42) });
         let reborn = Real { birth: Some(Birth { sec: 101, nsec: 0 }), ..r };
@@ -314,7 +340,7 @@ mod tests {
 
     #[test]
     fn last_link_forgets() {
-        let mut t = Table::new(false);
+        let mut t = Table::new(false).unwrap();
         let r = Real { nlink: 2, ..file(1) };
         attrs(&mut t, Op::Chown { real: r, uid: Some(9), gid: None });
         let mut out = Vec::new();
@@ -326,7 +352,7 @@ mod tests {
 
     #[test]
     fn devices_and_setgid_directories() {
-        let mut t = Table::new(false);
+        let mut t = Table::new(false).unwrap();
         let dir = Real { mode: 0o40755, ..file(1) };
         attrs(&mut t, Op::Chown { real: dir, uid: None, gid: Some(50) });
         attrs(&mut t, Op::Chmod { real: dir, mode: 0o2775 });
@@ -340,7 +366,7 @@ mod tests {
 
     #[test]
     fn xattrs_follow_the_kernels_flags() {
-        let mut t = Table::new(false);
+        let mut t = Table::new(false).unwrap();
         let r = file(1);
         let mut out = Vec::new();
         let set = |t: &mut Table, flags| {

@@ -101,21 +101,25 @@ fn get(t: Target, name: *const c_char, value: *mut c_void, size: size_t) -> Res<
     }
     let seen = t.see()?;
     let op = Op::GetXattr { real: seen.real, name: name_str(name)? };
-    let faked = ask(&op, |r| match r {
-        Reply::Bytes(b) => {
-            if size == 0 {
-                return Ok(b.len());
+    let faked = if !fake::may_have_xattrs(&seen.real) {
+        Err(libc::ENODATA)
+    } else {
+        ask(&op, |r| match r {
+            Reply::Bytes(b) => {
+                if size == 0 {
+                    return Ok(b.len());
+                }
+                if b.len() > size {
+                    return Err(libc::ERANGE);
+                }
+                // SAFETY: the caller's buffer holds `size` bytes.
+                unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), value as *mut u8, b.len()) };
+                Ok(b.len())
             }
-            if b.len() > size {
-                return Err(libc::ERANGE);
-            }
-            // SAFETY: the caller's buffer holds `size` bytes.
-            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), value as *mut u8, b.len()) };
-            Ok(b.len())
-        }
-        Reply::Errno(e) => Err(e),
-        _ => Err(libc::EPROTO),
-    });
+            Reply::Errno(e) => Err(e),
+            _ => Err(libc::EPROTO),
+        })
+    };
     match faked {
         // Not recorded: the file's own value, if any (SELinux labels and the like).
         Err(libc::ENODATA) => t.syscall(GET, name as usize, value as usize, size, 0).map(|n| n as ssize_t),
@@ -128,8 +132,19 @@ fn list(t: Target, out: *mut c_char, size: size_t) -> Res<ssize_t> {
     let mut real = Scratch::new(SCRATCH)?;
     let n = t.syscall(LIST, real.ptr as usize, real.len, 0, 0)?;
     let own = &real.bytes()[..n];
+    if !fake::may_have_xattrs(&seen.real) {
+        return give_list(own, &[], out, size);
+    }
     ask(&Op::ListXattr { real: seen.real }, |r| {
         let Reply::Bytes(faked) = r else { return Err(libc::EPROTO) };
+        give_list(own, faked, out, size)
+    })
+}
+
+/// The names the file has for real, then the recorded names it lacks, as listxattr
+/// returns them (size 0 asks for the length).
+fn give_list(own: &[u8], faked: &[u8], out: *mut c_char, size: size_t) -> Res<ssize_t> {
+    {
         // Names the file has for real come first; recorded names it lacks follow.
         let mut total = own.len();
         let extra = faked.split(|&b| b == 0).filter(|n| !n.is_empty() && !own.split(|&b| b == 0).any(|o| o == *n));
@@ -152,7 +167,7 @@ fn list(t: Target, out: *mut c_char, size: size_t) -> Res<ssize_t> {
             at += name.len() + 1;
         }
         Ok(total as ssize_t)
-    })
+    }
 }
 
 fn remove(t: Target, name: *const c_char) -> Res<ssize_t> {

@@ -1,0 +1,69 @@
+//! The daemon's shared table, mapped read-only: lookups without a round trip.
+//! Mapped on first use (the daemon passes the memfd over the socket), kept across fork
+//! (the mapping is inherited), made again after exec.
+use crate::client;
+use crate::sys;
+use fakebox_proto::shm::Table;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+const UNTRIED: u8 = 0;
+const MAPPING: u8 = 1;
+const READY: u8 = 2;
+const FAILED: u8 = 3;
+
+static STATE: AtomicU8 = AtomicU8::new(UNTRIED);
+static BASE: AtomicUsize = AtomicUsize::new(0);
+static LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// The table, or None while it is not (yet) mapped: callers then ask the daemon.
+pub fn table() -> Option<Table> {
+    match STATE.load(Ordering::Acquire) {
+        READY => {
+            // SAFETY: BASE/LEN describe our read-only mapping, never unmapped.
+            unsafe { Table::open(BASE.load(Ordering::Relaxed) as *const u8, LEN.load(Ordering::Relaxed)) }
+        }
+        UNTRIED => {
+            if STATE.compare_exchange(UNTRIED, MAPPING, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                let ok = map().is_ok();
+                STATE.store(if ok { READY } else { FAILED }, Ordering::Release);
+                if ok {
+                    return table();
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// After fork: a mapping another thread was making is gone with that thread's work.
+pub fn after_fork() {
+    let _ = STATE.compare_exchange(MAPPING, UNTRIED, Ordering::AcqRel, Ordering::Relaxed);
+}
+
+fn map() -> sys::Res<()> {
+    let fd = client::fetch_table()?;
+    // SAFETY: fstat into a zeroed local; mmap of the whole memfd, read-only.
+    let r = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::syscall(libc::SYS_fstat, fd, &mut st as *mut libc::stat) < 0 {
+            Err(sys::errno())
+        } else {
+            let len = st.st_size as usize;
+            let p = libc::syscall(libc::SYS_mmap, 0usize, len, libc::PROT_READ, libc::MAP_SHARED, fd, 0usize);
+            if p < 0 {
+                Err(sys::errno())
+            } else if Table::open(p as *const u8, len).is_none() {
+                libc::syscall(libc::SYS_munmap, p, len);
+                Err(libc::EPROTO)
+            } else {
+                BASE.store(p as usize, Ordering::Relaxed);
+                LEN.store(len, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    };
+    let _ = sys::close(fd);
+    debug!("shared table: {}", if r.is_ok() { "mapped" } else { "not mapped, asking the daemon" });
+    r
+}

@@ -1,0 +1,495 @@
+//! The shared table: the daemon publishes every recorded inode's owner, group, mode and
+//! device in a memfd that clients map read-only, so a stat costs a real stat plus a lookup
+//! here, with no round trip. One writer (the daemon, under its lock); readers never lock:
+//! each slot is a seqlock (an odd sequence number means "being written").
+//!
+//! Layout: a 4 KiB header, then `capacity` slots of 56 bytes, open addressing with linear
+//! probing. A removal shifts the following entries back (no tombstones, so the table never
+//! fills up with the dead); while it does, a table-wide sequence number is odd, and a
+//! reader whose probe missed during a shift looks again. When the table cannot take an
+//! entry the daemon keeps it elsewhere and clears `complete`: readers then ask the daemon
+//! about keys they miss.
+#![allow(unsafe_code)]
+
+use crate::{Birth, Key};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
+
+pub const MAGIC: u64 = 0x3130_4d48_5342_4642; // "FBSHM01" little-endian, plus a version byte
+pub const HEADER: usize = 4096;
+pub const SLOT: usize = 56;
+/// Default capacity: 2 Mi slots (112 MiB of address space, sparse until used), enough for
+/// 1.5 million recorded inodes.
+pub const DEFAULT_CAPACITY: usize = 1 << 21;
+/// Inserts stop (and `complete` clears) above this share of used slots.
+const MAX_LOAD_PERCENT: usize = 75;
+
+#[repr(C)]
+struct Header {
+    magic: AtomicU64,
+    capacity: AtomicU64,
+    /// Bit 0: unknown files show their real owner. Bit 1: the table holds every entry.
+    flags: AtomicU32,
+    _pad: AtomicU32,
+    /// Odd while a removal moves entries.
+    moving: AtomicU64,
+    live: AtomicU64,
+}
+
+const UNKNOWN_IS_REAL: u32 = 1;
+const COMPLETE: u32 = 2;
+
+#[repr(C)]
+struct Slot {
+    seq: AtomicU32,
+    /// Low byte: 0 empty, 1 live. Bit 8: has a birth time. Bit 9: has xattrs.
+    state: AtomicU32,
+    dev: AtomicU64,
+    ino: AtomicU64,
+    birth_sec: AtomicI64,
+    birth_nsec: AtomicU32,
+    uid: AtomicU32,
+    gid: AtomicU32,
+    mode: AtomicU32,
+    rdev: AtomicU64,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == SLOT);
+const _: () = assert!(std::mem::size_of::<Header>() <= HEADER);
+
+const EMPTY: u32 = 0;
+const LIVE: u32 = 1;
+const HAS_BIRTH: u32 = 1 << 8;
+const HAS_XATTRS: u32 = 1 << 9;
+
+/// What the table holds for one inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub rdev: u64,
+    pub birth: Option<Birth>,
+    /// The daemon holds extended attributes for it (ask it for their values).
+    pub xattrs: bool,
+}
+
+/// The table cannot take another entry.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// The table over a mapping. Readers may share it freely; the write methods must only be
+/// called by the one writer.
+pub struct Table {
+    base: *mut u8,
+    capacity: usize,
+}
+
+// SAFETY: all access to the mapping goes through atomics.
+unsafe impl Send for Table {}
+unsafe impl Sync for Table {}
+
+/// Bytes of mapping a table of `capacity` slots needs.
+pub const fn size_for(capacity: usize) -> usize {
+    HEADER + capacity * SLOT
+}
+
+fn hash(k: Key) -> u64 {
+    let mut x = k.dev.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k.ino;
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl Table {
+    /// Starts a new table in zeroed memory (a fresh memfd) of `len` bytes.
+    ///
+    /// # Safety
+    /// `base` must point to `len` writable bytes that stay mapped while the table lives.
+    pub unsafe fn init(base: *mut u8, len: usize, unknown_is_real: bool) -> Option<Table> {
+        let capacity = len.checked_sub(HEADER)? / SLOT;
+        if capacity == 0 || !capacity.is_power_of_two() || base.is_null() {
+            return None;
+        }
+        let t = Table { base, capacity };
+        let h = t.header();
+        h.capacity.store(capacity as u64, Ordering::Relaxed);
+        h.flags.store(COMPLETE | if unknown_is_real { UNKNOWN_IS_REAL } else { 0 }, Ordering::Relaxed);
+        h.magic.store(MAGIC, Ordering::Release);
+        Some(t)
+    }
+
+    /// A table another process made, mapped (read-only is enough) at `base`, `len` bytes.
+    ///
+    /// # Safety
+    /// `base` must point to `len` readable bytes that stay mapped while the table lives.
+    pub unsafe fn open(base: *const u8, len: usize) -> Option<Table> {
+        if base.is_null() || len < HEADER {
+            return None;
+        }
+        let t = Table { base: base as *mut u8, capacity: 0 };
+        let h = t.header();
+        if h.magic.load(Ordering::Acquire) != MAGIC {
+            return None;
+        }
+        let capacity = h.capacity.load(Ordering::Relaxed) as usize;
+        if capacity == 0 || !capacity.is_power_of_two() || size_for(capacity) > len {
+            return None;
+        }
+        Some(Table { capacity, ..t })
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the mapping starts with the header (checked by init/open).
+        unsafe { &*(self.base as *const Header) }
+    }
+
+    fn slot(&self, i: usize) -> &Slot {
+        debug_assert!(i < self.capacity);
+        // SAFETY: i < capacity, and the mapping holds `capacity` slots after the header.
+        unsafe { &*(self.base.add(HEADER + i * SLOT) as *const Slot) }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn unknown_is_real(&self) -> bool {
+        self.header().flags.load(Ordering::Relaxed) & UNKNOWN_IS_REAL != 0
+    }
+
+    /// Does the table hold every recorded entry (so that a miss means "never touched")?
+    pub fn complete(&self) -> bool {
+        self.header().flags.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.header().live.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A consistent copy of slot `i`: (state, key, record).
+    fn read(&self, i: usize) -> (u32, Key, Record) {
+        let s = self.slot(i);
+        loop {
+            let s1 = s.seq.load(Ordering::Acquire);
+            if s1 & 1 != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let state = s.state.load(Ordering::Relaxed);
+            let key = Key { dev: s.dev.load(Ordering::Relaxed), ino: s.ino.load(Ordering::Relaxed) };
+            let birth = (state & HAS_BIRTH != 0).then(|| Birth {
+                sec: s.birth_sec.load(Ordering::Relaxed),
+                nsec: s.birth_nsec.load(Ordering::Relaxed),
+            });
+            let rec = Record {
+                uid: s.uid.load(Ordering::Relaxed),
+                gid: s.gid.load(Ordering::Relaxed),
+                mode: s.mode.load(Ordering::Relaxed),
+                rdev: s.rdev.load(Ordering::Relaxed),
+                birth,
+                xattrs: state & HAS_XATTRS != 0,
+            };
+            fence(Ordering::Acquire);
+            if s.seq.load(Ordering::Relaxed) == s1 {
+                return (state & 0xff, key, rec);
+            }
+        }
+    }
+
+    /// The record for `key`, if the table has one. Never blocks on the writer for long:
+    /// a slot being written is retried.
+    pub fn lookup(&self, key: Key) -> Option<Record> {
+        let moving = &self.header().moving;
+        loop {
+            let g = moving.load(Ordering::Acquire);
+            if g & 1 != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if let Some(r) = self.probe(key).1 {
+                return Some(r); // a whole record with this key is right wherever it sat
+            }
+            fence(Ordering::Acquire);
+            if moving.load(Ordering::Relaxed) == g {
+                return None; // no entry moved while we looked: a true miss
+            }
+        }
+    }
+
+    /// Linear probe for `key`: (the slot where it is or where the probe stopped, record).
+    fn probe(&self, key: Key) -> (usize, Option<Record>) {
+        let mask = self.capacity - 1;
+        let mut i = hash(key) as usize & mask;
+        for _ in 0..self.capacity {
+            let (state, k, rec) = self.read(i);
+            match state {
+                LIVE if k == key => return (i, Some(rec)),
+                LIVE => i = (i + 1) & mask,
+                _ => return (i, None),
+            }
+        }
+        (i, None)
+    }
+
+    fn write(&self, i: usize, state: u32, key: Key, rec: &Record) {
+        let s = self.slot(i);
+        let seq = s.seq.load(Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        let mut st = state;
+        if rec.birth.is_some() {
+            st |= HAS_BIRTH;
+        }
+        if rec.xattrs {
+            st |= HAS_XATTRS;
+        }
+        s.dev.store(key.dev, Ordering::Relaxed);
+        s.ino.store(key.ino, Ordering::Relaxed);
+        let b = rec.birth.unwrap_or(Birth { sec: 0, nsec: 0 });
+        s.birth_sec.store(b.sec, Ordering::Relaxed);
+        s.birth_nsec.store(b.nsec, Ordering::Relaxed);
+        s.uid.store(rec.uid, Ordering::Relaxed);
+        s.gid.store(rec.gid, Ordering::Relaxed);
+        s.mode.store(rec.mode, Ordering::Relaxed);
+        s.rdev.store(rec.rdev, Ordering::Relaxed);
+        s.state.store(st, Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Sets the record for `key` (writer only). Fails when the table is too full; the
+    /// caller then keeps the entry elsewhere and calls [`Table::set_incomplete`].
+    pub fn set(&self, key: Key, rec: &Record) -> Result<(), Full> {
+        let (i, found) = self.probe(key);
+        if found.is_some() {
+            self.write(i, LIVE, key, rec);
+            return Ok(());
+        }
+        let live = &self.header().live;
+        if (live.load(Ordering::Relaxed) as usize + 1) * 100 > self.capacity * MAX_LOAD_PERCENT {
+            return Err(Full);
+        }
+        self.write(i, LIVE, key, rec);
+        live.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes the record for `key`, if any (writer only), and shifts back the entries
+    /// after it that probed past it.
+    pub fn remove(&self, key: Key) {
+        let (mut hole, found) = self.probe(key);
+        if found.is_none() {
+            return;
+        }
+        let h = self.header();
+        h.moving.fetch_add(1, Ordering::AcqRel);
+        let mask = self.capacity - 1;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let (state, k, rec) = self.read(j);
+            if state != LIVE {
+                break;
+            }
+            let home = hash(k) as usize & mask;
+            // Does the entry at j belong at or before the hole (cyclically)?
+            let fits = if hole <= j { home <= hole || home > j } else { home <= hole && home > j };
+            if fits {
+                self.write(hole, LIVE, k, &rec);
+                hole = j;
+            }
+        }
+        self.write(
+            hole,
+            EMPTY,
+            Key { dev: 0, ino: 0 },
+            &Record { uid: 0, gid: 0, mode: 0, rdev: 0, birth: None, xattrs: false },
+        );
+        h.live.fetch_sub(1, Ordering::Relaxed);
+        h.moving.fetch_add(1, Ordering::Release);
+    }
+
+    /// From now on a miss must be asked of the daemon (writer only).
+    pub fn set_incomplete(&self) {
+        self.header().flags.fetch_and(!COMPLETE, Ordering::Release);
+    }
+
+    /// Every live entry (writer side: consistent while nobody writes).
+    pub fn entries(&self) -> impl Iterator<Item = (Key, Record)> + '_ {
+        (0..self.capacity).filter_map(|i| {
+            let (state, k, r) = self.read(i);
+            (state == LIVE).then_some((k, r))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(cap: usize) -> (Vec<u64>, Table) {
+        let mut mem = vec![0u64; size_for(cap) / 8 + 1];
+        // SAFETY: the vector outlives the table in each test.
+        let t = unsafe { Table::init(mem.as_mut_ptr() as *mut u8, size_for(cap), false) }.unwrap();
+        (mem, t)
+    }
+
+    fn rec(uid: u32) -> Record {
+        Record {
+            uid,
+            gid: 2,
+            mode: 0o100644,
+            rdev: 0,
+            birth: Some(Birth { sec: 5, nsec: 6 }),
+            xattrs: uid.is_multiple_of(2),
+        }
+    }
+
+    #[test]
+    fn set_lookup_remove_and_reuse() {
+        let (_m, t) = table(64);
+        for i in 0..40 {
+            t.set(Key { dev: 1, ino: i }, &rec(i as u32)).unwrap();
+        }
+        assert_eq!(t.len(), 40);
+        for i in 0..40 {
+            assert_eq!(t.lookup(Key { dev: 1, ino: i }), Some(rec(i as u32)));
+        }
+        assert_eq!(t.lookup(Key { dev: 2, ino: 0 }), None);
+        for i in 0..40 {
+            t.remove(Key { dev: 1, ino: i });
+        }
+        assert!(t.is_empty());
+        // Removed entries leave nothing behind: the table takes as many again.
+        for i in 100..140 {
+            t.set(Key { dev: 1, ino: i }, &rec(1)).unwrap();
+        }
+        assert_eq!(t.entries().count(), 40);
+        for i in 100..140 {
+            assert_eq!(t.lookup(Key { dev: 1, ino: i }), Some(rec(1)));
+        }
+    }
+
+    #[test]
+    fn a_full_table_says_so() {
+        let (_m, t) = table(16);
+        let ok = (0..16).filter(|&i| t.set(Key { dev: 9, ino: i }, &rec(1)).is_ok()).count();
+        assert_eq!(ok, 12);
+        assert!(t.complete());
+        t.set_incomplete();
+        assert!(!t.complete());
+    }
+
+    #[test]
+    fn removals_in_clusters_keep_every_other_key_findable() {
+        let (_m, t) = table(256);
+        let mut x: u64 = 7;
+        let mut live = std::collections::BTreeSet::new();
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = Key { dev: 1, ino: x % 300 };
+            if x.is_multiple_of(3) {
+                t.remove(k);
+                live.remove(&k.ino);
+            } else if t.set(k, &rec(k.ino as u32)).is_ok() {
+                live.insert(k.ino);
+            }
+            if x.is_multiple_of(97) {
+                for ino in 0..300 {
+                    let got = t.lookup(Key { dev: 1, ino });
+                    assert_eq!(got.is_some(), live.contains(&ino), "ino {ino}");
+                }
+            }
+        }
+        assert_eq!(t.len(), live.len());
+    }
+
+    #[test]
+    fn a_key_survives_its_neighbours_coming_and_going() {
+        let (_m, t) = table(64);
+        t.set(Key { dev: 6, ino: 1000 }, &rec(4)).unwrap();
+        for round in 0..2000u64 {
+            for i in 0..30 {
+                t.set(Key { dev: 5, ino: round * 100 + i }, &rec(1)).unwrap();
+            }
+            for i in 0..30 {
+                t.remove(Key { dev: 5, ino: round * 100 + i });
+                assert_eq!(t.lookup(Key { dev: 6, ino: 1000 }), Some(rec(4)), "round {round} i {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn readers_never_miss_a_key_while_others_are_removed() {
+        let (m, t) = table(64);
+        let base = m.as_ptr() as usize;
+        let len = size_for(64);
+        // A key that stays, among keys that come and go around it.
+        t.set(Key { dev: 6, ino: 1000 }, &rec(4)).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let reader = std::thread::spawn(move || {
+            // SAFETY: the mapping outlives the thread (joined below).
+            let r = unsafe { Table::open(base as *const u8, len) }.unwrap();
+            let mut n = 0u64;
+            while !s2.load(Ordering::Relaxed) {
+                assert_eq!(r.lookup(Key { dev: 6, ino: 1000 }), Some(rec(4)));
+                n += 1;
+            }
+            n
+        });
+        for round in 0..20_000u64 {
+            for i in 0..30 {
+                t.set(Key { dev: 5, ino: round * 100 + i }, &rec(1)).unwrap();
+            }
+            for i in 0..30 {
+                t.remove(Key { dev: 5, ino: round * 100 + i });
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+        drop(m);
+    }
+
+    #[test]
+    fn readers_see_whole_records_while_the_writer_writes() {
+        let (m, t) = table(1024);
+        let base = m.as_ptr() as usize;
+        let len = size_for(1024);
+        t.set(Key { dev: 3, ino: 3 }, &Record { uid: 0, gid: 0, mode: 0, rdev: 0, birth: None, xattrs: false })
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s2, st2) = (stop.clone(), started.clone());
+        let reader = std::thread::spawn(move || {
+            // SAFETY: the mapping outlives the thread (joined below).
+            let r = unsafe { Table::open(base as *const u8, len) }.unwrap();
+            let mut seen = 0;
+            st2.store(true, Ordering::Release);
+            while !s2.load(Ordering::Relaxed) {
+                if let Some(x) = r.lookup(Key { dev: 3, ino: 3 }) {
+                    assert_eq!(x.gid, x.uid * 2, "torn read");
+                    seen += 1;
+                }
+            }
+            seen
+        });
+        while !started.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        for i in 0..200_000u32 {
+            t.set(Key { dev: 3, ino: 3 }, &Record { uid: i, gid: i * 2, mode: 0, rdev: 0, birth: None, xattrs: false })
+                .unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+        drop(m);
+    }
+}
