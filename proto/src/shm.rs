@@ -37,6 +37,8 @@ struct Header {
 
 const UNKNOWN_IS_REAL: u32 = 1;
 const COMPLETE: u32 = 2;
+/// Some directory has been recorded with its setgid bit (new files there take its group).
+const SETGID_DIRS: u32 = 4;
 
 #[repr(C)]
 struct Slot {
@@ -168,6 +170,11 @@ impl Table {
         self.header().live.load(Ordering::Relaxed) as usize
     }
 
+    /// Might a directory pass its group on to new files? (Never cleared once set.)
+    pub fn has_setgid_dirs(&self) -> bool {
+        self.header().flags.load(Ordering::Acquire) & SETGID_DIRS != 0
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -265,6 +272,10 @@ impl Table {
     /// Sets the record for `key` (writer only). Fails when the table is too full; the
     /// caller then keeps the entry elsewhere and calls [`Table::set_incomplete`].
     pub fn set(&self, key: Key, rec: &Record) -> Result<(), Full> {
+        if rec.mode & crate::inode::mode::IFMT == crate::inode::mode::IFDIR && rec.mode & crate::inode::mode::ISGID != 0
+        {
+            self.header().flags.fetch_or(SETGID_DIRS, Ordering::Release);
+        }
         let (i, found) = self.probe(key);
         if found.is_some() {
             self.write(i, LIVE, key, rec);

@@ -40,7 +40,8 @@ fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, m: c_uint) -> Res<c_
         }
     };
     if made {
-        let parent = if tmpfile { fake::see(dirfd, path, 0).ok().map(|s| s.real) } else { fake::parent(dirfd, path) };
+        let parent =
+            || if tmpfile { fake::see(dirfd, path, 0).ok().map(|s| s.real) } else { fake::parent(dirfd, path) };
         if let Err(e) = record_fd(fd, parent, m) {
             let _ = sys::close(fd);
             return Err(e);
@@ -49,12 +50,12 @@ fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, m: c_uint) -> Res<c_
     Ok(fd)
 }
 
-fn record_fd(fd: c_int, parent: Option<fakebox_proto::Real>, requested: u32) -> Res<()> {
+fn record_fd(fd: c_int, parent: impl FnOnce() -> Option<fakebox_proto::Real>, requested: u32) -> Res<()> {
     let seen = fake::see_fd(fd)?;
     record(&seen, parent, mode::IFREG | fake::made_mode(requested, u32::from(seen.stx.stx_mode)), 0)
 }
 
-fn record(seen: &Seen, parent: Option<fakebox_proto::Real>, m: u32, rdev: u64) -> Res<()> {
+fn record(seen: &Seen, parent: impl FnOnce() -> Option<fakebox_proto::Real>, m: u32, rdev: u64) -> Res<()> {
     fake::created(seen, parent, m, rdev)
 }
 
@@ -71,7 +72,7 @@ fn mkdir_at(dirfd: c_int, path: *const c_char, m: mode_t) -> Res<c_int> {
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
     // mkdir keeps only the permission and sticky bits; setgid comes from the parent.
     let perm = fake::made_mode(m & 0o1777, u32::from(seen.stx.stx_mode));
-    record(&seen, fake::parent(dirfd, path), mode::IFDIR | perm, 0)?;
+    record(&seen, || fake::parent(dirfd, path), mode::IFDIR | perm, 0)?;
     Ok(0)
 }
 
@@ -124,7 +125,7 @@ fn mknod_at(dirfd: c_int, path: *const c_char, m: mode_t, dev: dev_t) -> Res<c_i
     }
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
     let rdev = if matches!(kind, mode::IFCHR | mode::IFBLK) { dev } else { 0 };
-    record(&seen, fake::parent(dirfd, path), kind | fake::made_mode(perm, u32::from(seen.stx.stx_mode)), rdev)?;
+    record(&seen, || fake::parent(dirfd, path), kind | fake::made_mode(perm, u32::from(seen.stx.stx_mode)), rdev)?;
     Ok(0)
 }
 
@@ -139,7 +140,7 @@ pub unsafe fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char
 fn symlink_at(target: *const c_char, dirfd: c_int, path: *const c_char) -> Res<c_int> {
     sys::symlinkat(target, dirfd, path)?;
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
-    record(&seen, fake::parent(dirfd, path), mode::IFLNK | 0o777, 0)?;
+    record(&seen, || fake::parent(dirfd, path), mode::IFLNK | 0o777, 0)?;
     Ok(0)
 }
 
@@ -161,7 +162,7 @@ fn fopen_with(path: *const c_char, m: *const c_char, open: impl FnOnce() -> *mut
     if !f.is_null() && !existed {
         // SAFETY: a FILE we just opened.
         let fd = unsafe { libc::fileno(f) };
-        if let Err(e) = record_fd(fd, fake::parent(libc::AT_FDCWD, path), 0o666) {
+        if let Err(e) = record_fd(fd, || fake::parent(libc::AT_FDCWD, path), 0o666) {
             debug!("fopen: could not record a new file: errno {e}");
         }
     }
@@ -204,7 +205,7 @@ fn temp_file(template: *mut c_char, suffix: c_int, flags: c_int) -> c_int {
     // SAFETY: forwarding the caller's template.
     let fd = unsafe { real(template, suffix, flags) };
     if fd >= 0
-        && let Err(e) = record_fd(fd, fake::parent(libc::AT_FDCWD, template), 0o600)
+        && let Err(e) = record_fd(fd, || fake::parent(libc::AT_FDCWD, template), 0o600)
     {
         debug!("mkstemp: could not record a new file: errno {e}");
     }
@@ -243,7 +244,7 @@ pub unsafe fn mkdtemp(t: *mut c_char) -> *mut c_char {
     if !r.is_null()
         && let Ok(seen) = fake::see(libc::AT_FDCWD, r, libc::AT_SYMLINK_NOFOLLOW)
     {
-        let _ = record(&seen, fake::parent(libc::AT_FDCWD, r), mode::IFDIR | 0o700, 0);
+        let _ = record(&seen, || fake::parent(libc::AT_FDCWD, r), mode::IFDIR | 0o700, 0);
     }
     r
 }
