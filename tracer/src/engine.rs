@@ -254,7 +254,12 @@ impl<'s> Engine<'s> {
             ptrace(libc::PTRACE_CONT, tid, 0);
             return;
         };
-        if task.preloaded {
+        let mut data: libc::c_ulong = 0;
+        ptrace(libc::PTRACE_GETEVENTMSG, tid, &mut data as *mut _ as usize);
+        let data = data as u32;
+        // The preload library fakes this process; only another ABI (int 0x80), which no
+        // library sees, is the tracer's business.
+        if task.preloaded && data != crate::filter::DATA_OTHER_ABI {
             ptrace(libc::PTRACE_CONT, tid, 0);
             return;
         }
@@ -266,7 +271,7 @@ impl<'s> Engine<'s> {
         let mut ids = self.ids.remove(&tgid).unwrap_or_else(|| self.default_ids.clone());
         let action = {
             let mut ctx = Ctx { session: self.session, tid, tgid, ids: &mut ids };
-            handlers::handle(&mut ctx, &regs)
+            handlers::handle(&mut ctx, &regs, data)
         };
         if self.log.is_some() {
             let nr = regs.orig_rax as i64;

@@ -4,6 +4,10 @@
 use crate::syscalls::{MAX_KNOWN, TABLE, When};
 
 pub const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+/// The data the filter attaches to a stop (PTRACE_GETEVENTMSG) when the call came
+/// through another ABI: i386 (`int 0x80`, even from a 64-bit program) or x32.
+pub const DATA_OTHER_ABI: u32 = 1;
+pub const DATA_X32: u32 = 2;
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -32,10 +36,10 @@ pub fn program() -> Vec<libc::sock_filter> {
         // Another ABI (i386, x32): the tracer refuses it rather than let it run unfaked.
         insn(BPF_LD_W_ABS, 0, 0, ARCH),
         insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE | DATA_OTHER_ABI),
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE | DATA_X32),
     ];
     for s in TABLE {
         match s.when {
@@ -147,8 +151,8 @@ mod tests {
         assert_eq!(run(&p, x86, libc::SYS_openat as u32, [0, 0, libc::O_CREAT as u32, 0, 0, 0]), SECCOMP_RET_TRACE);
         // Newer than the table, another ABI, x32: the tracer decides.
         assert_eq!(run(&p, x86, MAX_KNOWN as u32 + 1, [0; 6]), SECCOMP_RET_TRACE);
-        assert_eq!(run(&p, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRACE);
-        assert_eq!(run(&p, x86, X32_SYSCALL_BIT | 1, [0; 6]), SECCOMP_RET_TRACE);
+        assert_eq!(run(&p, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRACE | DATA_OTHER_ABI);
+        assert_eq!(run(&p, x86, X32_SYSCALL_BIT | 1, [0; 6]), SECCOMP_RET_TRACE | DATA_X32);
     }
 
     #[test]

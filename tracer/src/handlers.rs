@@ -142,15 +142,14 @@ impl Ctx<'_> {
     }
 }
 
-/// Handles one seccomp stop.
-pub fn handle(ctx: &mut Ctx<'_>, regs: &Regs) -> Action {
-    if regs.cs == 0x23 {
-        return Action::Refuse32;
+/// Handles one seccomp stop; `data` is what the filter attached to it.
+pub fn handle(ctx: &mut Ctx<'_>, regs: &Regs, data: u32) -> Action {
+    match data {
+        crate::filter::DATA_OTHER_ABI => return Action::Refuse32,
+        crate::filter::DATA_X32 => return Action::Return(-i64::from(libc::ENOSYS)),
+        _ => {}
     }
     let nr = regs.orig_rax as i64;
-    if nr & 0x4000_0000 != 0 {
-        return Action::Return(-i64::from(libc::ENOSYS)); // x32 ABI
-    }
     let a = tracee::args(regs);
     let r = match syscalls::family(nr) {
         Family::Stat => stat(ctx, nr, a),
