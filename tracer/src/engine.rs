@@ -3,8 +3,10 @@
 //! followed (PTRACE_O_TRACECLONE/FORK/VFORK); every signal is passed on; group-stops are
 //! listened through, so job control works; the first command's exact status is returned.
 //!
-//! Wake-ups: SIGCHLD is blocked in every thread of the launcher and collected here with
-//! sigtimedwait, so no stop and no attach request is ever missed.
+//! Wake-ups: the loop blocks in waitpid. An attach request (from a daemon thread) wakes
+//! it with a signal whose handler does nothing, so waitpid returns EINTR; the requester
+//! repeats the signal until answered, so a signal that lands just before waitpid blocks
+//! costs a short delay, never a lost request. SIGCHLD stays blocked in every thread.
 use crate::Session;
 use crate::handlers::{self, Action, Ctx, Ids, Pending};
 use crate::tracee;
@@ -37,12 +39,32 @@ pub fn block_sigchld() {
     }
 }
 
-/// Wakes the tracer thread (after queueing an attach request).
+/// The signal that interrupts the tracer's waitpid.
+fn wake_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 3
+}
+
+extern "C" fn on_wake(_: libc::c_int) {}
+
+/// Wakes the tracer thread (after queueing an attach request); call again if no answer
+/// comes soon.
 pub fn wake() {
     let tid = TRACER_TID.load(Ordering::Acquire);
     if tid > 0 {
         // SAFETY: a signal to our own process's tracer thread.
-        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGCHLD) };
+        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, wake_signal()) };
+    }
+}
+
+/// Installs the wake-up handler, without SA_RESTART so that waitpid returns EINTR.
+fn install_wake_handler() {
+    // SAFETY: a handler that does nothing.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_wake as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0;
+        libc::sigaction(wake_signal(), &sa, std::ptr::null_mut());
     }
 }
 
@@ -121,29 +143,23 @@ impl<'s> Engine<'s> {
     /// Runs until `top` (the session's command, our child, traced or not) ends; returns
     /// its exit status as a shell reports it (128+N for signal N).
     pub fn run(&mut self, top: i32, attach: &Receiver<AttachRequest>) -> i32 {
+        install_wake_handler();
         loop {
             while let Ok(req) = attach.try_recv() {
                 self.attach(req);
             }
-            loop {
-                let mut status = 0;
-                // SAFETY: waitpid on our children and tracees.
-                let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
-                if pid == 0 {
-                    break;
+            let mut status = 0;
+            // SAFETY: waitpid on our children and tracees.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            if pid < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+                    return 125; // cannot happen while `top` lives
                 }
-                if pid < 0 {
-                    let e = std::io::Error::last_os_error();
-                    if e.raw_os_error() == Some(libc::ECHILD) {
-                        return 125; // cannot happen while `top` lives
-                    }
-                    break;
-                }
-                if let Some(code) = self.event(pid, status, top) {
-                    return code;
-                }
+                continue; // EINTR: an attach request
             }
-            sleep_for_sigchld();
+            if let Some(code) = self.event(pid, status, top) {
+                return code;
+            }
         }
     }
 
@@ -340,15 +356,4 @@ fn sniff(pid: i32, lib: &[u8]) -> (Option<elf::Elf>, bool) {
         })
     });
     (class, has_lib)
-}
-
-fn sleep_for_sigchld() {
-    // SAFETY: waiting for a blocked signal with a timeout.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        let ts = libc::timespec { tv_sec: 0, tv_nsec: 50_000_000 };
-        libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
-    }
 }

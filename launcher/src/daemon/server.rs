@@ -137,8 +137,23 @@ impl Daemon {
         };
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         tx.send(AttachRequest { tid, uid, gid, reply }).map_err(|_| libc::ESRCH)?;
-        engine::wake();
-        let r = answer.recv_timeout(std::time::Duration::from_secs(30)).map_err(|_| libc::ETIMEDOUT)?;
+        // The tracer answers within microseconds unless the wake-up landed just before it
+        // went to sleep: then wake it again.
+        let mut r = Err(libc::ETIMEDOUT);
+        for _ in 0..3000 {
+            engine::wake();
+            match answer.recv_timeout(std::time::Duration::from_millis(10)) {
+                Ok(a) => {
+                    r = a;
+                    break;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(_) => {
+                    r = Err(libc::ESRCH);
+                    break;
+                }
+            }
+        }
         log::debug(format_args!("attach {tid} (process {peer}): {:?}", r.as_ref().map(|_| "ok")));
         r
     }
