@@ -296,6 +296,16 @@ pub fn build_c(name: &str, source: &str, flags: &[&str]) -> PathBuf {
 
 /// Builds a static Go program (CGO_ENABLED=0) once per test process.
 pub fn build_go(name: &str, source: &str) -> PathBuf {
+    build_go_with(name, source, false)
+}
+
+/// Builds a Go program with cgo (dynamically linked against glibc) once per test process.
+pub fn build_cgo(name: &str, source: &str) -> PathBuf {
+    require("gcc");
+    build_go_with(name, source, true)
+}
+
+fn build_go_with(name: &str, source: &str, cgo: bool) -> PathBuf {
     cached(name, || {
         let go = require("go");
         let dir = bin_dir();
@@ -316,7 +326,8 @@ pub fn build_go(name: &str, source: &str) -> PathBuf {
             .env("GOCACHE", work.join("cache"))
             .env("GOPATH", work.join("gopath"))
             .env("GOFLAGS", "-modcacherw")
-            .env("CGO_ENABLED", "0")
+            .env("CGO_ENABLED", if cgo { "1" } else { "0" })
+            .env("CC", "gcc")
             .output()
             .unwrap_or_else(|e| panic!("cannot run go: {e}"));
         if !out.status.success() {

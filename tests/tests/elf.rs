@@ -3,9 +3,9 @@
 //! input: a wrong answer sends a program to a mechanism that cannot fake it.
 
 use fakebox_proto::elf::{Elf, Exec, Interp, classify};
-use fakebox_tests::{PATH, bin_dir, build_c, build_c_with, build_go, require, require_path};
+use fakebox_tests::{bin_dir, build_c, build_c_with, build_cgo, build_go, require_path};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const HELLO_C: &str = "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n";
@@ -48,39 +48,6 @@ fn elf_of(path: &Path) -> Elf {
 
 fn elf(class64: bool, machine: u16, interp: Interp, pie: bool, go: bool) -> Elf {
     Elf { class64, machine, interp, pie, go }
-}
-
-/// Builds a Go program with cgo (dynamically linked against glibc). `build_go` forces
-/// CGO_ENABLED=0, so this one is built here.
-fn build_cgo(name: &str, source: &str) -> PathBuf {
-    let go = require("go");
-    require("gcc");
-    let dir = bin_dir();
-    let work = dir.join(format!("{name}.go.d"));
-    fs::create_dir_all(&work).unwrap_or_else(|e| panic!("cannot create {}: {e}", work.display()));
-    fs::write(work.join("main.go"), source).expect("cannot write main.go");
-    let exe = dir.join(name);
-    let out = Command::new(go)
-        .arg("build")
-        .arg("-o")
-        .arg(&exe)
-        .arg("main.go")
-        .current_dir(&work)
-        .env_clear()
-        .env("PATH", PATH)
-        .env("HOME", &work)
-        .env("GOCACHE", work.join("cache"))
-        .env("GOPATH", work.join("gopath"))
-        .env("GOFLAGS", "-modcacherw")
-        .env("CGO_ENABLED", "1")
-        .env("CC", "gcc")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run go: {e}"));
-    let _ = fs::remove_dir_all(&work);
-    if !out.status.success() {
-        panic!("go (cgo) could not build {name}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    }
-    exe
 }
 
 /// A minimal ELF file made by hand: one PT_LOAD covering the file and, if `interp` is

@@ -3,7 +3,7 @@
 //! traced and preloaded programs in both directions, and what it refuses (DESIGN §2
 //! Tracer, §3.1, §3.8-3.10, §4).
 
-use fakebox_tests::{Case, Outcome, PATH, bin_dir, build_c, build_go, check_all, expect_exit, require};
+use fakebox_tests::{Case, Outcome, bin_dir, build_c, build_cgo, build_go, check_all, expect_exit, require};
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -424,40 +424,9 @@ func main() {
 }
 "#;
 
-/// Builds CGO_TOOL (`build_go` forces CGO_ENABLED=0, so it is built here).
+/// CGO_TOOL, built with cgo.
 fn cgo_tool() -> String {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let go = require("go");
-            require("gcc");
-            let dir = bin_dir();
-            let work = dir.join("tracer-cgo.go.d");
-            fs::create_dir_all(&work).unwrap_or_else(|e| panic!("cannot create {}: {e}", work.display()));
-            fs::write(work.join("main.go"), CGO_TOOL).expect("cannot write main.go");
-            let exe = dir.join("tracer-cgo");
-            let out = std::process::Command::new(go)
-                .args(["build", "-o"])
-                .arg(&exe)
-                .arg("main.go")
-                .current_dir(&work)
-                .env_clear()
-                .env("PATH", PATH)
-                .env("HOME", &work)
-                .env("GOCACHE", work.join("cache"))
-                .env("GOPATH", work.join("gopath"))
-                .env("CGO_ENABLED", "1")
-                .env("CC", "gcc")
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run go: {e}"));
-            let _ = fs::remove_dir_all(&work);
-            if !out.status.success() {
-                panic!("go (cgo) could not build tracer-cgo: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-            }
-            exe
-        })
-        .display()
-        .to_string()
+    build_cgo("tracer-cgo", CGO_TOOL).display().to_string()
 }
 
 // ---- many threads and processes ----
