@@ -37,11 +37,18 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
 
     let lib = preload_library()?;
     let table = match &args.state {
-        Some(p) => state::load(p, args.unknown_is_real)
+        Some(p) => state::load_with_journal(p, args.unknown_is_real)
             .map_err(|e| fail(EXIT_FAILURE, format!("cannot load the state: {e}")))?,
         None => crate::daemon::Table::new(args.unknown_is_real)
             .map_err(|e| fail(EXIT_FAILURE, format!("cannot make the shared table: {e}")))?,
     };
+    let mut table = table;
+    if let Some(p) = &args.state {
+        let journal =
+            state::Journal::open(p).map_err(|e| fail(EXIT_FAILURE, format!("cannot open the journal: {e}")))?;
+        start_flusher(&journal);
+        table.attach_journal(journal);
+    }
     let rundir = RunDir::create()?;
     let sock = rundir.0.join("socket");
     let listener = UnixListener::bind(&sock)
@@ -75,9 +82,15 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
 
     daemon.stop();
     if let Some(p) = &args.state {
-        let table = daemon.table.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = daemon.table.lock().unwrap_or_else(|p| p.into_inner());
         log::debug(format_args!("saving {} entries to {}", table.len(), p.display()));
         state::save(p, &table).map_err(|e| fail(EXIT_FAILURE, format!("cannot save the state: {e}")))?;
+        // The snapshot holds everything the journal did.
+        if let Some(j) = table.journal_mut()
+            && let Err(e) = j.clear()
+        {
+            log::error(format_args!("cannot empty the journal of {}: {e}", p.display()));
+        }
     }
     if !loaded {
         return Err(fail(
@@ -90,6 +103,21 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         ));
     }
     Ok(status)
+}
+
+/// Makes the journal durable at least once a second (a power loss then loses at most the
+/// last second; a killed process loses nothing, as the journal is written before a
+/// change is acknowledged).
+fn start_flusher(journal: &state::Journal) {
+    let (Ok(file), dirty) = (journal.sync_handle(), Arc::clone(&journal.dirty)) else { return };
+    let _ = std::thread::Builder::new().name("fakebox-flush".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if dirty.swap(false, Ordering::AcqRel) {
+                let _ = file.sync_data();
+            }
+        }
+    });
 }
 
 /// Finds the command like execvp, or fails as a shell would (126 / 127).

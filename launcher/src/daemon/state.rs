@@ -1,7 +1,14 @@
-//! The `--state` file: a versioned snapshot of the table, replaced atomically.
+//! The `--state` file: a versioned snapshot of the table, replaced atomically, and its
+//! journal `STATE.journal`, where every change is appended before the client hears back.
 //!
-//! Layout: the 16-byte magic `FAKEBOX-STATE\0\0\0`, a little-endian u32 format version,
+//! Snapshot: the 16-byte magic `FAKEBOX-STATE\0\0\0`, a little-endian u32 format version,
 //! then a bincode 2 (standard config) `Vec<(Key, Entry)>`.
+//! Journal: records of a little-endian u32 length, a u32 CRC-32 of the body, and the body,
+//! a bincode 2 `(Key, Option<Entry>)`: the entry as it is after the change (None: gone).
+//! Replaying is idempotent. A record cut short by a crash ends the replay; the snapshot
+//! must be whole. A change is written to the journal (the page cache) before it is
+//! acknowledged, so a killed process loses nothing; the journal is fsynced at least once
+//! a second, so a power loss loses at most the last second.
 use super::table::{Entry, Table};
 use fakebox_proto::Key;
 use std::fs::{self, File};
@@ -45,6 +52,122 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
     Ok(table)
 }
 
+/// The journal beside a state file.
+pub fn journal_path(state: &Path) -> std::path::PathBuf {
+    let mut p = state.as_os_str().to_owned();
+    p.push(".journal");
+    p.into()
+}
+
+/// Loads the snapshot, then replays the journal over it.
+pub fn load_with_journal(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
+    let mut table = load(path, unknown_is_real)?;
+    let jp = journal_path(path);
+    let bytes = match fs::read(&jp) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(table),
+        Err(e) => return Err(format!("{}: {e}", jp.display())),
+    };
+    for (k, e) in records(&bytes) {
+        match e {
+            Some(e) => table.insert(k, e),
+            None => table.forget(k),
+        }
+    }
+    Ok(table)
+}
+
+/// The whole records at the start of a journal (a torn last record is left out).
+pub fn records(mut bytes: &[u8]) -> impl Iterator<Item = (Key, Option<Entry>)> + '_ {
+    std::iter::from_fn(move || {
+        if bytes.len() < 8 {
+            return None;
+        }
+        let len = u32::from_le_bytes(bytes[..4].try_into().ok()?) as usize;
+        let crc = u32::from_le_bytes(bytes[4..8].try_into().ok()?);
+        let body = bytes.get(8..8 + len)?;
+        if crc32(body) != crc {
+            return None;
+        }
+        let (rec, used) = bincode::serde::decode_from_slice(body, bincode::config::standard()).ok()?;
+        if used != len {
+            return None;
+        }
+        bytes = &bytes[8 + len..];
+        Some(rec)
+    })
+}
+
+/// The append-only journal of a state file.
+pub struct Journal {
+    file: File,
+    path: std::path::PathBuf,
+    /// Written since the last fsync.
+    pub dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    failed: bool,
+}
+
+impl Journal {
+    pub fn open(state: &Path) -> Result<Journal, String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = journal_path(state);
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Journal { file, path, dirty: Default::default(), failed: false })
+    }
+
+    /// Appends the entry for `key` as it is now (None: gone), in one write.
+    pub fn append(&mut self, key: Key, entry: Option<&Entry>) {
+        let body = match bincode::serde::encode_to_vec((key, entry), bincode::config::standard()) {
+            Ok(b) => b,
+            Err(_) => return,
+        };
+        let mut rec = Vec::with_capacity(8 + body.len());
+        rec.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        rec.extend_from_slice(&crc32(&body).to_le_bytes());
+        rec.extend_from_slice(&body);
+        match self.file.write_all(&rec) {
+            Ok(()) => self.dirty.store(true, std::sync::atomic::Ordering::Release),
+            Err(e) => {
+                if !self.failed {
+                    crate::log::error(format_args!(
+                        "cannot write the journal {}: {e}; changes from now on are lost if the session is killed",
+                        self.path.display()
+                    ));
+                }
+                self.failed = true;
+            }
+        }
+    }
+
+    /// A second handle to the same file, for fsyncs outside the table's lock.
+    pub fn sync_handle(&self) -> std::io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// After a snapshot that holds everything: empty the journal.
+    pub fn clear(&mut self) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.sync_all()
+    }
+}
+
+/// CRC-32 (IEEE), bitwise: journal records are small.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
 /// Writes the table to `path` atomically: a temporary file beside it, fsync, rename, fsync
 /// of the directory. The file is private to the user (0600).
 pub fn save(path: &Path, table: &Table) -> Result<(), String> {
@@ -75,6 +198,34 @@ pub fn save(path: &Path, table: &Table) -> Result<(), String> {
 mod tests {
     use super::*;
     use fakebox_proto::{Op, Real};
+
+    #[test]
+    fn the_journal_replays_over_the_snapshot_and_survives_a_torn_tail() {
+        let dir = std::env::temp_dir().join(format!("fbjournal-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s");
+        let real =
+            |ino| Real { key: Key { dev: 1, ino }, birth: None, uid: 1, gid: 1, mode: 0o100644, rdev: 0, nlink: 1 };
+        let mut t = Table::new(false).unwrap();
+        t.apply(&Op::Chown { real: real(1), uid: Some(10), gid: None }, &mut Vec::new());
+        save(&p, &t).unwrap();
+        t.attach_journal(Journal::open(&p).unwrap());
+        for i in 2..50 {
+            t.apply(&Op::Chown { real: real(i), uid: Some(i as u32 * 10), gid: None }, &mut Vec::new());
+        }
+        t.apply(&Op::Unlinked { real: real(1) }, &mut Vec::new());
+        drop(t); // as if killed: no final save
+        let back = load_with_journal(&p, false).unwrap();
+        assert_eq!(back.len(), 48);
+        // A record cut in the middle (the crash came during its write) ends the replay.
+        let jp = journal_path(&p);
+        let full = fs::read(&jp).unwrap();
+        fs::write(&jp, &full[..full.len() - 3]).unwrap();
+        let back = load_with_journal(&p, false).unwrap();
+        assert_eq!(back.len(), 49, "the last record (the unlink) is gone, the rest stays");
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn saves_loads_and_refuses_damage() {

@@ -37,6 +37,8 @@ pub struct Entry {
 /// memory clients read ([`shared::Shared`]); extended attributes here, asked for when a
 /// record says it has some; and what the shared table could not take.
 pub struct Table {
+    /// Where every change goes before it is acknowledged (with `--state`).
+    journal: Option<super::state::Journal>,
     shared: shared::Shared,
     overflow: HashMap<Key, Record>,
     xattrs: HashMap<Key, Vec<(String, Vec<u8>)>>,
@@ -63,7 +65,7 @@ impl Table {
 
     pub fn with_capacity(unknown_is_real: bool, capacity: usize) -> std::io::Result<Table> {
         let shared = shared::Shared::create(capacity, unknown_is_real)?;
-        Ok(Table { shared, overflow: HashMap::new(), xattrs: HashMap::new(), unknown_is_real })
+        Ok(Table { journal: None, shared, overflow: HashMap::new(), xattrs: HashMap::new(), unknown_is_real })
     }
 
     /// The memfd clients map (read-only).
@@ -90,10 +92,35 @@ impl Table {
         Some(Entry { uid: r.uid, gid: r.gid, mode: r.mode, rdev: r.rdev, birth: r.birth, xattrs })
     }
 
+    /// From now on every change is journaled.
+    pub fn attach_journal(&mut self, j: super::state::Journal) {
+        self.journal = Some(j);
+    }
+
+    pub fn journal_mut(&mut self) -> Option<&mut super::state::Journal> {
+        self.journal.as_mut()
+    }
+
     fn remove(&mut self, key: Key) {
+        self.forget(key);
+        if let Some(j) = &mut self.journal {
+            j.append(key, None);
+        }
+    }
+
+    /// Drops the entry for `key` (not journaled: for replaying a journal).
+    pub fn forget(&mut self, key: Key) {
         self.shared.table().remove(key);
         self.overflow.remove(&key);
         self.xattrs.remove(&key);
+    }
+
+    /// Records `e` for `key`, journaled.
+    fn put(&mut self, key: Key, e: Entry) {
+        if let Some(j) = &mut self.journal {
+            j.append(key, Some(&e));
+        }
+        self.insert(key, e);
     }
 
     /// Every entry, for saving.
@@ -149,9 +176,11 @@ impl Table {
         let fake = Fake { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev };
         e.birth = real.birth;
         if e == self.default_entry(real) {
-            self.remove(real.key);
+            if self.get(real.key).is_some() {
+                self.remove(real.key);
+            }
         } else {
-            self.insert(real.key, e);
+            self.put(real.key, e);
         }
         (r, fake)
     }
@@ -196,14 +225,16 @@ impl Table {
                         }
                     }
                 }
-                self.remove(real.key);
+                if self.get(real.key).is_some() {
+                    self.remove(real.key); // an earlier incarnation's record, whatever it said
+                }
                 let ((), fake) = self.update(&real, |e| {
                     *e = Entry { uid, gid, mode: m, rdev, birth: real.birth, xattrs: Vec::new() };
                 });
                 Reply::Attrs(fake)
             }
             Op::Unlinked { real } => {
-                if mode::is_dir(real.mode) || real.nlink <= 1 {
+                if (mode::is_dir(real.mode) || real.nlink <= 1) && self.get(real.key).is_some() {
                     self.remove(real.key);
                 }
                 Reply::Done
