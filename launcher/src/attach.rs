@@ -66,7 +66,7 @@ fn environment(program: &std::path::Path) -> Vec<CString> {
 }
 
 fn attach() -> Result<(), String> {
-    let sock = std::env::var_os(vars::SOCKET).ok_or("not inside a fakebox session")?;
+    let sock = std::env::var_os(vars::ATTACH).ok_or("this session has no tracer (--mechanism preload)")?;
     if let Some(pid) = std::env::var(vars::TRACER).ok().and_then(|v| v.parse::<libc::c_ulong>().ok()) {
         // Yama ptrace_scope 1 lets only a declared tracer attach; without Yama this is EINVAL.
         // SAFETY: a plain prctl.
@@ -77,7 +77,7 @@ fn attach() -> Result<(), String> {
     let (uid, gid, _) = fakebox_proto::ids::parse(ids.as_bytes(), &mut groups).unwrap_or_default();
     // SAFETY: gettid cannot fail.
     let tid = unsafe { libc::gettid() };
-    let mut s = UnixStream::connect(&sock).map_err(|e| format!("cannot reach the session's daemon: {e}"))?;
+    let mut s = UnixStream::connect(&sock).map_err(|e| format!("cannot reach the session's tracer: {e}"))?;
     let mut buf = vec![0u8; 256];
     let n = wire::encode(&Op::Attach { tid, uid, gid }, &mut buf).map_err(|_| "message too long")?;
     s.write_all(&buf[..n]).map_err(|e| e.to_string())?;

@@ -1,5 +1,6 @@
 //! `fakebox`: the command line, the ELF sniffer's caller, the session and its daemon.
 mod attach;
+mod attach_server;
 mod cli;
 mod daemon;
 mod log;

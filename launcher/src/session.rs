@@ -1,7 +1,8 @@
-//! One fake-root session: start the daemon, run the command under the right mechanism,
-//! wait for it, save the state, and exit as the command did.
+//! One fake-root session: start or join the daemon, run the command under the right
+//! mechanism, wait for it, leave (the last session of a state file has it saved), and
+//! exit as the command did.
 use crate::cli::{Mechanism, RunArgs};
-use crate::daemon::{Daemon, state};
+use crate::daemon::{Daemon, host};
 use crate::log;
 use crate::sniff::{self, Need};
 use fakebox_proto::env as vars;
@@ -34,63 +35,59 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let path_var = std::env::var_os("PATH");
     let program = locate(&argv[0], path_var.as_deref())?;
     let traced = choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
-
     let lib = preload_library()?;
-    let table = match &args.state {
-        Some(p) => state::load_with_journal(p, args.unknown_is_real)
-            .map_err(|e| fail(EXIT_FAILURE, format!("cannot load the state: {e}")))?,
-        None => crate::daemon::Table::new(args.unknown_is_real)
-            .map_err(|e| fail(EXIT_FAILURE, format!("cannot make the shared table: {e}")))?,
-    };
-    let mut table = table;
-    if let Some(p) = &args.state {
-        let journal =
-            state::Journal::open(p).map_err(|e| fail(EXIT_FAILURE, format!("cannot open the journal: {e}")))?;
-        start_flusher(&journal);
-        table.attach_journal(journal);
-    }
-    let rundir = RunDir::create()?;
-    let sock = rundir.0.join("socket");
-    let listener = UnixListener::bind(&sock)
-        .map_err(|e| fail(EXIT_FAILURE, format!("cannot create the daemon's socket {}: {e}", sock.display())))?;
-    let _ = std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600));
-    let daemon = Daemon::new(table);
-    let serving = Arc::clone(&daemon);
-    std::thread::Builder::new()
-        .name("fakebox-daemon".into())
-        .spawn(move || serving.serve(listener))
-        .map_err(|e| fail(EXIT_FAILURE, format!("cannot start the daemon: {e}")))?;
-    log::debug(format_args!("daemon on {}", sock.display()));
 
+    // The table: the shared daemon of the state file (joined first: starting it may fork,
+    // which must happen before any thread starts), or a daemon in this process.
+    let backend = match &args.state {
+        Some(p) => {
+            let (sock, conn) = host::join(p, args.unknown_is_real)?;
+            let session = conn.try_clone().map_err(|e| fail(EXIT_FAILURE, format!("socket: {e}")))?;
+            Backend::Shared { sock, conn, remote: Remote(std::sync::Mutex::new(session), args.unknown_is_real) }
+        }
+        None => Backend::local(args.unknown_is_real)?,
+    };
+    let rundir = RunDir::create()?;
+    let sock = match &backend {
+        Backend::Shared { sock, .. } => sock.clone(),
+        Backend::Local(daemon) => serve_local(daemon, &rundir)?,
+    };
+
+    // This session's tracer takes attach requests on a socket of its own.
     let (attach_tx, attach_rx) = std::sync::mpsc::channel();
+    let attach_sock = rundir.0.join("attach");
     if args.mechanism != Mechanism::Preload {
-        *daemon.tracer.lock().unwrap_or_else(|p| p.into_inner()) = Some(attach_tx);
+        let l = UnixListener::bind(&attach_sock)
+            .map_err(|e| fail(EXIT_FAILURE, format!("{}: {e}", attach_sock.display())))?;
+        std::thread::Builder::new()
+            .name("fakebox-attach".into())
+            .spawn(move || crate::attach_server::serve(l, attach_tx))
+            .map_err(|e| fail(EXIT_FAILURE, format!("cannot start the tracer's socket: {e}")))?;
     }
     let (hello_rd, hello_wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail(EXIT_FAILURE, format!("pipe: {e}")))?;
-    let pid = spawn_command(&argv, &program, traced, &lib, &sock, &args, &hello_wr)?;
+    let pid = spawn_command(&argv, &program, traced, &lib, &sock, &attach_sock, &args, &hello_wr)?;
     drop(hello_wr);
     let status = {
-        let shared = Shared(Arc::clone(&daemon));
+        let local;
+        let session: &dyn fakebox_tracer::Session = match &backend {
+            Backend::Shared { remote, .. } => remote,
+            Backend::Local(daemon) => {
+                local = InProcess(Arc::clone(daemon));
+                &local
+            }
+        };
         let lib_bytes = lib.as_os_str().as_encoded_bytes().to_vec();
         let log = log::enabled().then_some(log::debug as fn(std::fmt::Arguments<'_>));
-        let mut engine = fakebox_tracer::engine::Engine::new(&shared, args.uid, args.gid, lib_bytes, log);
+        let mut engine = fakebox_tracer::engine::Engine::new(session, args.uid, args.gid, lib_bytes, log);
         engine.run(pid, &attach_rx)
     };
     // Without LD_PRELOAD (--mechanism tracer) there is no library to say hello.
     let loaded = args.mechanism == Mechanism::Tracer || said_hello(&hello_rd);
 
-    daemon.stop();
-    if let Some(p) = &args.state {
-        let mut table = daemon.table.lock().unwrap_or_else(|p| p.into_inner());
-        log::debug(format_args!("saving {} entries to {}", table.len(), p.display()));
-        state::save(p, &table).map_err(|e| fail(EXIT_FAILURE, format!("cannot save the state: {e}")))?;
-        // The snapshot holds everything the journal did.
-        if let Some(j) = table.journal_mut()
-            && let Err(e) = j.clear()
-        {
-            log::error(format_args!("cannot empty the journal of {}: {e}", p.display()));
-        }
+    match backend {
+        Backend::Local(daemon) => daemon.stop(),
+        Backend::Shared { conn, .. } => host::leave(conn, args.state.as_deref().unwrap_or(Path::new("")))?,
     }
     if !loaded {
         return Err(fail(
@@ -105,10 +102,74 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     Ok(status)
 }
 
-/// Makes the journal durable at least once a second (a power loss then loses at most the
-/// last second; a killed process loses nothing, as the journal is written before a
-/// change is acknowledged).
-fn start_flusher(journal: &state::Journal) {
+/// Where the session's table lives.
+enum Backend {
+    /// In this process (no `--state`): nothing outlives the session.
+    Local(Arc<Daemon>),
+    /// The shared daemon of a state file; `conn` is this session's membership.
+    Shared { sock: PathBuf, conn: std::os::unix::net::UnixStream, remote: Remote },
+}
+
+impl Backend {
+    fn local(unknown_is_real: bool) -> Result<Backend, Failure> {
+        let table = crate::daemon::Table::new(unknown_is_real)
+            .map_err(|e| fail(EXIT_FAILURE, format!("cannot make the shared table: {e}")))?;
+        Ok(Backend::Local(Daemon::new(table)))
+    }
+}
+
+/// Serves an in-process daemon on a socket in the session's private directory.
+fn serve_local(daemon: &Arc<Daemon>, rundir: &RunDir) -> Result<PathBuf, Failure> {
+    let sock = rundir.0.join("socket");
+    let listener = UnixListener::bind(&sock)
+        .map_err(|e| fail(EXIT_FAILURE, format!("cannot create the daemon's socket {}: {e}", sock.display())))?;
+    let _ = std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600));
+    let serving = Arc::clone(daemon);
+    std::thread::Builder::new()
+        .name("fakebox-daemon".into())
+        .spawn(move || serving.serve(listener))
+        .map_err(|e| fail(EXIT_FAILURE, format!("cannot start the daemon: {e}")))?;
+    log::debug(format_args!("daemon on {}", sock.display()));
+    Ok(sock)
+}
+
+/// The shared daemon as the tracer reaches it: one round trip per operation.
+struct Remote(std::sync::Mutex<std::os::unix::net::UnixStream>, bool);
+
+impl fakebox_tracer::Session for Remote {
+    fn apply(&self, op: &fakebox_proto::Op<'_>) -> fakebox_tracer::Answer {
+        use fakebox_proto::{Reply, wire};
+        use fakebox_tracer::Answer;
+        use std::io::{Read, Write};
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = vec![0u8; wire::MAX_FRAME + 4];
+        let r = (|| {
+            let n = wire::encode(op, &mut buf).ok()?;
+            s.write_all(&buf[..n]).ok()?;
+            let mut h = [0u8; 4];
+            s.read_exact(&mut h).ok()?;
+            let len = wire::body_len(h).ok()?;
+            s.read_exact(&mut buf[..len]).ok()?;
+            Some(match wire::decode::<Reply<'_>>(&buf[..len]).ok()? {
+                Reply::Attrs(f) => Answer::Attrs(f),
+                Reply::Done => Answer::Done,
+                Reply::Errno(e) => Answer::Errno(e),
+                Reply::Bytes(b) => Answer::Bytes(b.to_vec()),
+            })
+        })();
+        r.unwrap_or(Answer::Errno(libc::EIO))
+    }
+
+    fn unknown_is_real(&self) -> bool {
+        self.1
+    }
+}
+
+/// Makes the table's journal durable at least once a second (a power loss then loses at
+/// most the last second; a killed process loses nothing, as the journal is written
+/// before a change is acknowledged).
+pub fn start_flusher_for(table: &crate::daemon::Table) {
+    let Some(journal) = table.journal() else { return };
     let (Ok(file), dirty) = (journal.sync_handle(), Arc::clone(&journal.dirty)) else { return };
     let _ = std::thread::Builder::new().name("fakebox-flush".into()).spawn(move || {
         loop {
@@ -163,9 +224,9 @@ fn choose_mechanism(m: Mechanism, program: &Path, path: Option<&OsStr>) -> Resul
 }
 
 /// The daemon's table as the tracer reaches it: in this process, without a socket.
-struct Shared(Arc<Daemon>);
+struct InProcess(Arc<Daemon>);
 
-impl fakebox_tracer::Session for Shared {
+impl fakebox_tracer::Session for InProcess {
     fn apply(&self, op: &fakebox_proto::Op<'_>) -> fakebox_tracer::Answer {
         use fakebox_proto::Reply;
         use fakebox_tracer::Answer;
@@ -232,12 +293,14 @@ extern "C" fn forward(sig: libc::c_int) {
 
 /// Starts the first command: directly, or through `fakebox __attach` so that the tracer
 /// takes it over before it execs.
+#[allow(clippy::too_many_arguments)]
 fn spawn_command(
     argv: &[OsString],
     program: &Path,
     traced: bool,
     lib: &Path,
     sock: &Path,
+    attach: &Path,
     args: &RunArgs,
     hello: &OwnedFd,
 ) -> Result<i32, Failure> {
@@ -267,7 +330,7 @@ fn spawn_command(
     }
     cmd.env(vars::SOCKET, sock).env(vars::LIB, lib).env(vars::IDS, ids);
     if args.mechanism != Mechanism::Preload {
-        cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe);
+        cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe).env(vars::ATTACH, attach);
     }
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {

@@ -53,6 +53,7 @@ pub static LOG_FILE: Fixed<4096> = Fixed::new();
 /// The fakebox binary (the tracer's trampoline); empty when the session has no tracer.
 pub static EXE: Fixed<4096> = Fixed::new();
 pub static TRACER: Fixed<16> = Fixed::new();
+pub static ATTACH: Fixed<108> = Fixed::new();
 
 const UNINIT: u8 = 0;
 const RUNNING: u8 = 1;
@@ -89,6 +90,7 @@ pub fn init() {
     set(&|v| LOG_FILE.set(v), vars::LOG_FILE);
     set(&|v| EXE.set(v), vars::EXE);
     set(&|v| TRACER.set(v), vars::TRACER);
+    set(&|v| ATTACH.set(v), vars::ATTACH);
     if let Some(v) = getenv(vars::IDS) {
         ids::parse(v);
     }

@@ -19,9 +19,11 @@ pub const HELLO_FD: &str = "FAKEBOX_HELLO_FD";
 
 /// The launcher's pid: the tracer, which a process names with PR_SET_PTRACER (Yama).
 pub const TRACER: &str = "FAKEBOX_TRACER";
+/// The socket of this `fakebox run`'s tracer, where `fakebox __attach` asks to be traced.
+pub const ATTACH: &str = "FAKEBOX_ATTACH";
 /// The fakebox binary, which hands a program the preload cannot reach to the tracer
 /// (`fakebox __attach PATH ARGV...`) without changing its pid.
 pub const EXE: &str = "FAKEBOX_EXE";
 
 /// Every variable the session owns, in the order exec hooks write them back.
-pub const ALL: [&str; 7] = [SOCKET, LIB, IDS, LOG, LOG_FILE, TRACER, EXE];
+pub const ALL: [&str; 8] = [SOCKET, LIB, IDS, LOG, LOG_FILE, TRACER, EXE, ATTACH];

@@ -21,6 +21,16 @@ pub enum Op<'a> {
         uid: Cred,
         gid: Cred,
     },
+    /// A `fakebox run` joins the daemon of its state file (which several sessions may
+    /// share); the daemon lives while any session has joined. A session with another
+    /// `--unknown-is-real` than the daemon's is refused (EINVAL); a daemon on its way out
+    /// answers EAGAIN (start a new one once it is gone).
+    Join {
+        unknown_is_real: bool,
+    },
+    /// The session ends: the last one out has the daemon save the state, and hears
+    /// whether that worked (Done, or the errno).
+    Leave,
     /// Send me the shared table (a memfd, passed with SCM_RIGHTS beside a `Done`), so that
     /// lookups need no round trip.
     MapTable,
@@ -95,7 +105,7 @@ impl Op<'_> {
     /// The inode the operation is about, if any.
     pub fn real(&self) -> Option<&Real> {
         match self {
-            Op::Hello { .. } | Op::Attach { .. } | Op::MapTable => None,
+            Op::Hello { .. } | Op::Attach { .. } | Op::MapTable | Op::Join { .. } | Op::Leave => None,
             Op::Lookup { real }
             | Op::Chown { real, .. }
             | Op::Chmod { real, .. }

@@ -81,6 +81,8 @@ mod tests {
         });
         roundtrip(Op::Lookup { real: r });
         roundtrip(Op::MapTable);
+        roundtrip(Op::Join { unknown_is_real: true });
+        roundtrip(Op::Leave);
         roundtrip(Op::Chown { real: r, uid: Some(0), gid: None });
         roundtrip(Op::Chmod { real: r, mode: 0o4755 });
         roundtrip(Op::Create { real: r, parent: Some(r), uid: 1, gid: 2, mode: 0o20644, rdev: 259 });

@@ -1,4 +1,5 @@
 //! The fake-inode daemon: owns the table, serves clients over a unix socket, persists.
+pub mod host;
 pub mod server;
 pub mod shared;
 pub mod state;

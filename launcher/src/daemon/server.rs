@@ -1,31 +1,51 @@
 //! Serves the table to many clients at once: one thread per connection, one lock around
 //! the table. A client that sends anything malformed, truncated or oversized loses its
 //! connection; nothing a client sends can stop the daemon.
+//!
+//! A daemon of a state file is shared: each `fakebox run` joins it, and when the last
+//! session leaves (or its connection drops, if it was killed) the daemon saves the state
+//! and exits (see `host`).
 use super::table::Table;
 use crate::log;
 use fakebox_proto::wire::{self, MAX_FRAME};
 use fakebox_proto::{Op, Reply};
-use fakebox_tracer::engine::{self, AttachRequest};
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// What a shared daemon does when its last session leaves: save, and say how it went.
+pub type OnLastLeave = Box<dyn Fn(&mut Table) -> Result<(), String> + Send + Sync>;
+
 pub struct Daemon {
     pub table: Mutex<Table>,
-    /// Where attach requests go: the tracer thread (None when the session has no tracer).
-    pub tracer: Mutex<Option<std::sync::mpsc::Sender<AttachRequest>>>,
     /// How many clients announced themselves with `Hello`.
     pub hellos: AtomicUsize,
+    /// Sessions that joined and have not left.
+    sessions: Mutex<Sessions>,
+    on_last_leave: Option<OnLastLeave>,
     stopping: AtomicBool,
+}
+
+#[derive(Default)]
+struct Sessions {
+    live: usize,
+    /// The last session left: the daemon is saving and going; joins are refused.
+    closing: bool,
 }
 
 impl Daemon {
     pub fn new(table: Table) -> Arc<Daemon> {
+        Daemon::with_end(table, None)
+    }
+
+    /// A shared daemon, which runs `on_last_leave` and exits when the last session leaves.
+    pub fn with_end(table: Table, on_last_leave: Option<OnLastLeave>) -> Arc<Daemon> {
         Arc::new(Daemon {
             table: Mutex::new(table),
-            tracer: Mutex::new(None),
             hellos: AtomicUsize::new(0),
+            sessions: Mutex::new(Sessions::default()),
+            on_last_leave,
             stopping: AtomicBool::new(false),
         })
     }
@@ -56,106 +76,127 @@ impl Daemon {
         self.stopping.store(true, Ordering::Release);
     }
 
+    fn join(&self, unknown_is_real: bool) -> Result<(), i32> {
+        if self.table.lock().unwrap_or_else(|p| p.into_inner()).unknown_is_real() != unknown_is_real {
+            return Err(libc::EINVAL);
+        }
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if s.closing {
+            return Err(libc::EAGAIN);
+        }
+        s.live += 1;
+        Ok(())
+    }
+
+    /// A session leaves; the last one out saves the state and ends the daemon.
+    fn leave(&self) -> Result<(), String> {
+        let last = {
+            let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            s.live = s.live.saturating_sub(1);
+            s.closing |= s.live == 0;
+            s.live == 0
+        };
+        match (&self.on_last_leave, last) {
+            (Some(end), true) => {
+                let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+                let r = end(&mut table);
+                log::debug(format_args!("last session left: state saved: {r:?}"));
+                r
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn closing(&self) -> bool {
+        self.on_last_leave.is_some() && self.sessions.lock().unwrap_or_else(|p| p.into_inner()).closing
+    }
+
     fn client(&self, mut stream: UnixStream) {
+        let mut joined = false;
+        let left = self.converse(&mut stream, &mut joined);
+        if joined && !left {
+            // The session went away without leaving (it was killed): it leaves now.
+            if let Err(e) = self.leave() {
+                log::error(format_args!("{e}"));
+            }
+        }
+        if self.closing() {
+            std::process::exit(0);
+        }
+    }
+
+    /// Answers one client until it goes; true if it left the session with `Leave`.
+    fn converse(&self, stream: &mut UnixStream, joined: &mut bool) -> bool {
         let mut body = vec![0u8; 4096];
         let mut out = Vec::new();
         let mut reply = vec![0u8; MAX_FRAME + 4];
         loop {
             let mut header = [0u8; 4];
             if stream.read_exact(&mut header).is_err() {
-                return; // the client went away
+                return false; // the client went away
             }
             let Ok(len) = wire::body_len(header) else {
                 log::debug(format_args!("oversized frame: dropping the client"));
-                return;
+                return false;
             };
             if body.len() < len {
                 body.resize(len, 0);
             }
             if stream.read_exact(&mut body[..len]).is_err() {
-                return;
+                return false;
             }
             let Ok(op) = wire::decode::<Op<'_>>(&body[..len]) else {
                 log::debug(format_args!("malformed message: dropping the client"));
-                return;
+                return false;
             };
-            if let Op::Hello { pid } = op {
-                self.hellos.fetch_add(1, Ordering::AcqRel);
-                log::debug(format_args!("hello from pid {pid}"));
-            }
-            if let Op::MapTable = op {
-                if send_table(&stream, self, &mut reply).is_err() {
-                    return;
+            let answer = match op {
+                Op::Hello { pid } => {
+                    self.hellos.fetch_add(1, Ordering::AcqRel);
+                    log::debug(format_args!("hello from pid {pid}"));
+                    None
                 }
-                continue;
-            }
-            if let Op::Attach { tid, uid, gid } = op {
-                let r = self.attach(&stream, tid, uid, gid);
-                let n = match &r {
-                    Ok(filter) => wire::encode(&Reply::Bytes(filter), &mut reply),
-                    Err(e) => wire::encode(&Reply::Errno(*e), &mut reply),
-                };
-                match n {
-                    Ok(n) if stream.write_all(&reply[..n]).is_ok() => continue,
-                    _ => return,
+                Op::MapTable => {
+                    if send_table(stream, self, &mut reply).is_err() {
+                        return false;
+                    }
+                    continue;
                 }
-            }
-            let n = {
-                let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-                let r = table.apply(&op, &mut out);
-                log::trace(format_args!("{op:?} -> {r:?}"));
-                wire::encode(&r, &mut reply)
+                Op::Join { unknown_is_real } if !*joined => {
+                    let r = self.join(unknown_is_real);
+                    *joined = r.is_ok();
+                    Some(r.map_or_else(Reply::Errno, |()| Reply::Done))
+                }
+                Op::Leave if *joined => {
+                    *joined = false;
+                    let r = self.leave().map_err(|e| {
+                        log::error(format_args!("{e}"));
+                        libc::EIO
+                    });
+                    let n = wire::encode(&r.map_or_else(Reply::Errno, |()| Reply::Done), &mut reply);
+                    if let Ok(n) = n {
+                        let _ = stream.write_all(&reply[..n]);
+                    }
+                    return true;
+                }
+                _ => None,
+            };
+            let n = match answer {
+                Some(r) => wire::encode(&r, &mut reply),
+                None => {
+                    let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+                    let r = table.apply(&op, &mut out);
+                    log::trace(format_args!("{op:?} -> {r:?}"));
+                    wire::encode(&r, &mut reply)
+                }
             };
             let Ok(n) = n else {
                 log::error(format_args!("a reply did not fit in a frame"));
-                return;
+                return false;
             };
             if stream.write_all(&reply[..n]).is_err() {
-                return;
+                return false;
             }
         }
-    }
-}
-
-impl Daemon {
-    /// Passes an attach request to the tracer thread and waits for its answer. The thread
-    /// to trace must belong to the process at the other end of the socket.
-    fn attach(
-        &self,
-        stream: &UnixStream,
-        tid: i32,
-        uid: fakebox_proto::ids::Cred,
-        gid: fakebox_proto::ids::Cred,
-    ) -> Result<Vec<u8>, i32> {
-        let peer = peer_pid(stream).ok_or(libc::EPERM)?;
-        if !std::path::Path::new(&format!("/proc/{peer}/task/{tid}")).exists() {
-            log::debug(format_args!("attach: thread {tid} is not in process {peer}"));
-            return Err(libc::EPERM);
-        }
-        let Some(tx) = self.tracer.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
-            return Err(libc::ENOSYS);
-        };
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        tx.send(AttachRequest { tid, uid, gid, reply }).map_err(|_| libc::ESRCH)?;
-        // The tracer answers within microseconds unless the wake-up landed just before it
-        // went to sleep: then wake it again.
-        let mut r = Err(libc::ETIMEDOUT);
-        for _ in 0..3000 {
-            engine::wake();
-            match answer.recv_timeout(std::time::Duration::from_millis(10)) {
-                Ok(a) => {
-                    r = a;
-                    break;
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(_) => {
-                    r = Err(libc::ESRCH);
-                    break;
-                }
-            }
-        }
-        log::debug(format_args!("attach {tid} (process {peer}): {:?}", r.as_ref().map(|_| "ok")));
-        r
     }
 }
 
@@ -185,24 +226,6 @@ fn send_table(stream: &UnixStream, daemon: &Daemon, reply: &mut [u8]) -> std::io
         }
     }
     Ok(())
-}
-
-/// The pid of the process at the other end of a unix socket (SO_PEERCRED).
-fn peer_pid(stream: &UnixStream) -> Option<i32> {
-    use std::os::fd::AsRawFd;
-    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: getsockopt into a local of the right size.
-    let r = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            &mut cred as *mut _ as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    (r == 0 && cred.pid > 0).then_some(cred.pid)
 }
 
 #[cfg(test)]

@@ -97,6 +97,10 @@ impl Table {
         self.journal = Some(j);
     }
 
+    pub fn journal(&self) -> Option<&super::state::Journal> {
+        self.journal.as_ref()
+    }
+
     pub fn journal_mut(&mut self) -> Option<&mut super::state::Journal> {
         self.journal.as_mut()
     }
@@ -190,7 +194,7 @@ impl Table {
         match *op {
             Op::Hello { .. } => Reply::Done,
             // The server hands attach requests to the tracer; the table has no part in them.
-            Op::Attach { .. } | Op::MapTable => Reply::Errno(EINVAL),
+            Op::Attach { .. } | Op::MapTable | Op::Join { .. } | Op::Leave => Reply::Errno(EINVAL),
             Op::Lookup { real } => Reply::Attrs(self.view(&real)),
             Op::Chown { real, uid, gid } => {
                 let ((), fake) = self.update(&real, |e| {

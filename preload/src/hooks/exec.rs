@@ -149,6 +149,7 @@ fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
         (vars::LOG_FILE, config::LOG_FILE.get()),
         (vars::EXE, config::EXE.get()),
         (vars::TRACER, config::TRACER.get()),
+        (vars::ATTACH, config::ATTACH.get()),
     ] {
         if !v.is_empty() {
             b.push(name, &[v])?;

@@ -1,0 +1,195 @@
+//! The daemon of a state file, shared by every `fakebox run --state S` at once.
+//!
+//! It listens on a socket named after S (a hash of its absolute path) in a private
+//! directory (`$XDG_RUNTIME_DIR/fakebox`, else `/tmp/fakebox-UID`, 0700). A session
+//! joins it; if none answers, the session that takes the lock file beside the socket
+//! loads S and starts the daemon in a process of its own (detached, so that it outlives
+//! that session while others use it). The daemon holds the lock until it exits: after
+//! the last session left and it saved S. A daemon on its way out refuses joins, and the
+//! next session starts a new one once the lock is free, which then loads the saved S.
+use super::server::Daemon;
+use super::state;
+use crate::session::{EXIT_FAILURE, Failure};
+use fakebox_proto::{Op, Reply, wire};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn fail(msg: impl Into<String>) -> Failure {
+    Failure(msg.into(), EXIT_FAILURE)
+}
+
+/// The private directory of this user's shared daemons.
+fn base_dir() -> Result<PathBuf, Failure> {
+    // SAFETY: getuid cannot fail (the launcher is not preloaded with fakebox's own hooks
+    // when it starts a session, and the real uid is what owns the directory).
+    let uid = unsafe { libc::getuid() };
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir()) {
+        Some(d) => d.join("fakebox"),
+        None => PathBuf::from(format!("/tmp/fakebox-{uid}")),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail(format!("cannot create {}: {e}", dir.display()))),
+    }
+    let m = std::fs::symlink_metadata(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    if !m.is_dir() || m.uid() != uid || m.mode() & 0o077 != 0 {
+        return Err(fail(format!("{} is not a private directory of yours (0700); remove it", dir.display())));
+    }
+    Ok(dir)
+}
+
+/// The state file's absolute path, which names its daemon.
+fn absolute(state: &Path) -> Result<PathBuf, Failure> {
+    let name = state.file_name().ok_or_else(|| fail(format!("{}: not a file name", state.display())))?;
+    let parent = state.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = parent.canonicalize().map_err(|e| fail(format!("{}: {e}", parent.display())))?;
+    Ok(parent.join(name))
+}
+
+fn fnv64(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Joins the daemon of `state`, starting it if needed. Returns its socket and the
+/// session's connection (kept open for the session's life: closing it leaves).
+/// Must run before the launcher starts any thread (it may fork the daemon).
+pub fn join(state: &Path, unknown_is_real: bool) -> Result<(PathBuf, UnixStream), Failure> {
+    let state = absolute(state)?;
+    let dir = base_dir()?;
+    let name = format!("{:016x}", fnv64(state.as_os_str().as_encoded_bytes()));
+    let sock = dir.join(format!("{name}.sock"));
+    let lock = dir.join(format!("{name}.lock"));
+    for _ in 0..3000 {
+        if let Ok(mut s) = UnixStream::connect(&sock) {
+            match ask(&mut s, &Op::Join { unknown_is_real }) {
+                Some(Reply::Done) => return Ok((sock, s)),
+                Some(Reply::Errno(libc::EINVAL)) => {
+                    return Err(fail(format!(
+                        "{} is in use by sessions {} --unknown-is-real; run this one the same way",
+                        state.display(),
+                        if unknown_is_real { "without" } else { "with" }
+                    )));
+                }
+                _ => {} // on its way out, or gone: try again
+            }
+        } else if let Some(held) = try_lock(&lock)? {
+            let _ = std::fs::remove_file(&sock);
+            start(&state, &sock, held, unknown_is_real)?;
+            continue;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(fail(format!("cannot reach or start the daemon of {} ({})", state.display(), sock.display())))
+}
+
+fn ask(s: &mut UnixStream, op: &Op<'_>) -> Option<Reply<'static>> {
+    let mut buf = [0u8; 64];
+    let n = wire::encode(op, &mut buf).ok()?;
+    s.write_all(&buf[..n]).ok()?;
+    let mut h = [0u8; 4];
+    s.read_exact(&mut h).ok()?;
+    let len = wire::body_len(h).ok()?;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    match wire::decode::<Reply<'_>>(&body).ok()? {
+        Reply::Done => Some(Reply::Done),
+        Reply::Errno(e) => Some(Reply::Errno(e)),
+        _ => None,
+    }
+}
+
+/// Leaves the session; the last one out hears whether the state was saved.
+pub fn leave(mut s: UnixStream, state: &Path) -> Result<(), Failure> {
+    match ask(&mut s, &Op::Leave) {
+        Some(Reply::Done) => Ok(()),
+        _ => Err(fail(format!(
+            "the daemon could not save the state {} (its journal keeps the changes)",
+            state.display()
+        ))),
+    }
+}
+
+/// The lock that makes one daemon per state file, if it is free.
+fn try_lock(path: &Path) -> Result<Option<OwnedFd>, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    // SAFETY: flock on our own fd.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        Ok(Some(OwnedFd::from(f)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Loads the state here (so that a damaged file is this session's error) and starts the
+/// daemon in a detached process that holds the lock.
+fn start(state: &Path, sock: &Path, lock: OwnedFd, unknown_is_real: bool) -> Result<(), Failure> {
+    let mut table =
+        state::load_with_journal(state, unknown_is_real).map_err(|e| fail(format!("cannot load the state: {e}")))?;
+    let journal = state::Journal::open(state).map_err(|e| fail(format!("cannot open the journal: {e}")))?;
+    table.attach_journal(journal);
+    let listener = UnixListener::bind(sock).map_err(|e| fail(format!("cannot create {}: {e}", sock.display())))?;
+    // SAFETY: fork while single-threaded (join runs before any thread starts).
+    match unsafe { libc::fork() } {
+        -1 => Err(fail(format!("cannot start the daemon: {}", std::io::Error::last_os_error()))),
+        0 => {
+            // SAFETY: detach: a new session, and a second fork so that the daemon is
+            // nobody's child in the user's process tree.
+            unsafe {
+                libc::setsid();
+                if libc::fork() != 0 {
+                    libc::_exit(0);
+                }
+            }
+            detached(state, table, listener, lock, sock)
+        }
+        child => {
+            let mut st = 0;
+            // SAFETY: reaping the intermediate child.
+            unsafe { libc::waitpid(child, &mut st, 0) };
+            Ok(())
+        }
+    }
+}
+
+/// The daemon process: serve until the last session leaves, then save and exit.
+fn detached(state: &Path, table: super::Table, listener: UnixListener, lock: OwnedFd, sock: &Path) -> ! {
+    // Nothing of the session's terminal or pipes: a caller reading our stdout must not wait
+    // for the daemon.
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        for fd in 0..3 {
+            // SAFETY: replacing our own standard descriptors.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+    let state = state.to_path_buf();
+    let sock = sock.to_path_buf();
+    crate::session::start_flusher_for(&table);
+    let end: super::server::OnLastLeave = Box::new(move |table: &mut super::Table| {
+        // Make way for the next daemon before saving: new sessions wait for the lock.
+        let _ = std::fs::remove_file(&sock);
+        let r = state::save(&state, table);
+        if r.is_ok()
+            && let Some(j) = table.journal_mut()
+        {
+            let _ = j.clear();
+        }
+        r
+    });
+    let daemon = Daemon::with_end(table, Some(end));
+    let _lock = lock; // held until the process exits
+    Arc::clone(&daemon).serve(listener);
+    std::process::exit(0)
+}
