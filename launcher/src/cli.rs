@@ -29,6 +29,48 @@ Examples:
 Exit status: that of COMMAND (128+N when a signal N killed it); 125 when fakebox itself
 fails, 126 when COMMAND cannot run, 127 when it is not found.")]
     Run(RunArgs),
+    /// Show what a state file holds: owner, group, mode, device, xattr names, and the path
+    /// where it is known.
+    #[command(after_help = "\
+Examples:
+  fakebox inspect --state pkg.state                 every recorded inode
+  fakebox inspect --state pkg.state pkg/usr/bin/*    what these files are in the session
+  fakebox inspect --state pkg.state --json > entries.json
+  fakebox inspect --state pkg.state --root pkg --check
+  fakebox inspect --state pkg.state --root pkg --prune
+
+Recorded inodes are named by device and inode number; a path is shown for the PATHs given
+and, with --root, for what is found below DIR. --check reports entries whose inode now
+belongs to another file (reused) and entries not found below DIR (gone, or elsewhere);
+--prune drops them from the state. A state in use by a running session is not pruned.")]
+    Inspect(InspectArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// The state file (e.g. --state pkg.state).
+    #[arg(long, value_name = "PATH")]
+    pub state: PathBuf,
+
+    /// Print JSON, one object per entry, for scripts (e.g. --json | jq .).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Look for the recorded inodes below DIR to name them (e.g. --root pkg).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Report entries whose file is gone or whose inode number was reused (e.g. --check --root pkg).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Drop the entries --check reports (e.g. --prune --root pkg).
+    #[arg(long, conflicts_with = "check")]
+    pub prune: bool,
+
+    /// Show these files as the session sees them (e.g. pkg/usr/bin/tool).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -3,6 +3,7 @@ mod attach;
 mod attach_server;
 mod cli;
 mod daemon;
+mod inspect;
 mod log;
 mod session;
 mod sniff;
@@ -31,13 +32,15 @@ fn main() {
         }
     };
     let code = match cli.command {
-        cli::Command::Run(args) => match session::run(args) {
-            Ok(code) => code,
-            Err(session::Failure(msg, code)) => {
-                log::error(format_args!("{msg}"));
-                code
-            }
-        },
+        cli::Command::Run(args) => session::run(args),
+        cli::Command::Inspect(args) => inspect::run(args),
+    };
+    let code = match code {
+        Ok(code) => code,
+        Err(session::Failure(msg, code)) => {
+            log::error(format_args!("{msg}"));
+            code
+        }
     };
     std::process::exit(code);
 }

@@ -114,6 +114,15 @@ pub fn leave(mut s: UnixStream, state: &Path) -> Result<(), Failure> {
     }
 }
 
+/// Takes the lock of `state`'s daemon for a change made outside any session (prune);
+/// fails if a session is using the state.
+pub fn lock_idle(state: &Path) -> Result<OwnedFd, Failure> {
+    let state = absolute(state)?;
+    let name = format!("{:016x}", fnv64(state.as_os_str().as_encoded_bytes()));
+    try_lock(&base_dir()?.join(format!("{name}.lock")))?
+        .ok_or_else(|| fail(format!("{} is in use by a running session; try again when it ends", state.display())))
+}
+
 /// The lock that makes one daemon per state file, if it is free.
 fn try_lock(path: &Path) -> Result<Option<OwnedFd>, Failure> {
     use std::os::unix::fs::OpenOptionsExt;
