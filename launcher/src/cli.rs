@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn command_after_double_dash_keeps_its_flags() {
         let cli = Cli::try_parse_from(["fakebox", "run", "--uid", "5", "--", "ls", "-l", "--color"]).unwrap();
-        let Command::Run(r) = cli.command;
+        let Command::Run(r) = cli.command else { panic!("not run") };
         assert_eq!(r.uid, 5);
         assert_eq!(r.command, ["ls", "-l", "--color"]);
     }
