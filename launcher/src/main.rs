@@ -1,6 +1,7 @@
 //! `fakebox`: the command line, the ELF sniffer's caller, the session and its daemon.
 mod attach;
 mod attach_server;
+mod benchstate;
 mod cli;
 mod daemon;
 mod inspect;
@@ -14,6 +15,9 @@ fn main() {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if raw.get(1).is_some_and(|a| a == "__attach") {
         attach::main(&raw[2..]);
+    }
+    if raw.get(1).is_some_and(|a| a == "__bench-state") {
+        benchstate::main(&raw[2..]);
     }
     // Before any thread starts: the tracer alone collects SIGCHLD (see the tracer's engine).
     fakebox_tracer::engine::block_sigchld();
