@@ -43,7 +43,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         Some(p) => {
             let (sock, conn) = host::join(p, args.unknown_is_real)?;
             let session = conn.try_clone().map_err(|e| fail(EXIT_FAILURE, format!("socket: {e}")))?;
-            Backend::Shared { sock, conn, remote: Remote(std::sync::Mutex::new(session), args.unknown_is_real) }
+            Backend::Shared { sock, conn, remote: Remote::new(session, args.unknown_is_real) }
         }
         None => Backend::local(args.unknown_is_real)?,
     };
@@ -133,15 +133,55 @@ fn serve_local(daemon: &Arc<Daemon>, rundir: &RunDir) -> Result<PathBuf, Failure
     Ok(sock)
 }
 
-/// The shared daemon as the tracer reaches it: one round trip per operation.
-struct Remote(std::sync::Mutex<std::os::unix::net::UnixStream>, bool);
+/// The shared daemon as the tracer reaches it: lookups in the shared table (mapped
+/// read-only, as every client does), changes over the session's connection.
+struct Remote {
+    conn: std::sync::Mutex<std::os::unix::net::UnixStream>,
+    unknown_is_real: bool,
+    /// The shared table's mapping (address, length), if it could be mapped.
+    table: Option<(usize, usize)>,
+}
+
+impl Remote {
+    fn new(mut conn: std::os::unix::net::UnixStream, unknown_is_real: bool) -> Remote {
+        let table = map_table(&mut conn).ok();
+        Remote { conn: std::sync::Mutex::new(conn), unknown_is_real, table }
+    }
+}
+
+/// Asks for the shared table's memfd on `conn` and maps it read-only.
+fn map_table(conn: &mut std::os::unix::net::UnixStream) -> Result<(usize, usize), i32> {
+    use fakebox_proto::{Op, Reply, fdpass, wire};
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 32];
+    let n = wire::encode(&Op::MapTable, &mut buf).map_err(|_| libc::EPROTO)?;
+    conn.write_all(&buf[..n]).map_err(|_| libc::EIO)?;
+    let mut h = [0u8; 4];
+    let fd = fdpass::recv_with_fd(conn.as_raw_fd(), &mut h)?;
+    // SAFETY: we own the received fd.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let len = wire::body_len(h).map_err(|_| libc::EPROTO)?;
+    let mut body = vec![0u8; len];
+    conn.read_exact(&mut body).map_err(|_| libc::EIO)?;
+    match wire::decode::<Reply<'_>>(&body) {
+        Ok(Reply::Done) => fdpass::map_readonly(fd.as_raw_fd()),
+        _ => Err(libc::EPROTO),
+    }
+}
 
 impl fakebox_tracer::Session for Remote {
     fn apply(&self, op: &fakebox_proto::Op<'_>) -> fakebox_tracer::Answer {
-        use fakebox_proto::{Reply, wire};
+        use fakebox_proto::{Op, Reply, wire};
         use fakebox_tracer::Answer;
         use std::io::{Read, Write};
-        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Op::Lookup { real }, Some((base, len))) = (op, self.table) {
+            // SAFETY: our read-only mapping of the table, never unmapped.
+            let view = unsafe { fakebox_proto::shm::Table::open(base as *const u8, len) }.and_then(|t| t.view(real));
+            if let Some(f) = view {
+                return Answer::Attrs(f);
+            }
+        }
+        let mut s = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut buf = vec![0u8; wire::MAX_FRAME + 4];
         let r = (|| {
             let n = wire::encode(op, &mut buf).ok()?;
@@ -161,7 +201,7 @@ impl fakebox_tracer::Session for Remote {
     }
 
     fn unknown_is_real(&self) -> bool {
-        self.1
+        self.unknown_is_real
     }
 }
 

@@ -223,25 +223,7 @@ pub fn fetch_table() -> Res<i32> {
     let r = (|| {
         send_all(fd, &req[..n])?;
         let mut header = [0u8; 4];
-        let mut iov = libc::iovec { iov_base: header.as_mut_ptr() as *mut libc::c_void, iov_len: 4 };
-        let mut cbuf = [0u64; 4]; // room for one SCM_RIGHTS fd, aligned
-        // SAFETY: recvmsg into local buffers; the control message is checked before use.
-        let got = unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = std::mem::size_of_val(&cbuf);
-            let n = libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_WAITALL);
-            if n != 4 {
-                return Err(if n < 0 { sys::errno() } else { libc::EPROTO });
-            }
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS {
-                return Err(libc::EPROTO);
-            }
-            std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int)
-        };
+        let got = fakebox_proto::fdpass::recv_with_fd(fd, &mut header)?;
         let len = wire::body_len(header).map_err(|_| libc::EPROTO)?;
         let mut body = [0u8; 16];
         if len > body.len() {

@@ -3,7 +3,6 @@
 //! lines each; what an operation *means* is decided by the daemon alone.
 use crate::client;
 use crate::sys::{self, Res};
-use fakebox_proto::inode;
 use fakebox_proto::{Fake, Op, Real, Reply};
 use libc::{c_char, c_int};
 
@@ -54,14 +53,8 @@ pub fn done(op: &Op<'_>) -> Res<()> {
 /// What the session sees for an inode: from the shared table when it can tell, else from
 /// the daemon (a stale record, which the daemon then drops, or a table that overflowed).
 pub fn view(real: &Real) -> Res<Fake> {
-    if let Some(t) = crate::shared::table() {
-        match t.lookup(real.key) {
-            Some(r) if !inode::is_stale(r.mode, r.birth, real) => {
-                return Ok(Fake { uid: r.uid, gid: r.gid, mode: r.mode, rdev: r.rdev });
-            }
-            None if t.complete() => return Ok(inode::default_view(real, t.unknown_is_real())),
-            _ => {}
-        }
+    if let Some(f) = crate::shared::table().and_then(|t| t.view(real)) {
+        return Ok(f);
     }
     attrs(&Op::Lookup { real: *real })
 }

@@ -43,26 +43,10 @@ pub fn after_fork() {
 
 fn map() -> sys::Res<()> {
     let fd = client::fetch_table()?;
-    // SAFETY: fstat into a zeroed local; mmap of the whole memfd, read-only.
-    let r = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::syscall(libc::SYS_fstat, fd, &mut st as *mut libc::stat) < 0 {
-            Err(sys::errno())
-        } else {
-            let len = st.st_size as usize;
-            let p = libc::syscall(libc::SYS_mmap, 0usize, len, libc::PROT_READ, libc::MAP_SHARED, fd, 0usize);
-            if p < 0 {
-                Err(sys::errno())
-            } else if Table::open(p as *const u8, len).is_none() {
-                libc::syscall(libc::SYS_munmap, p, len);
-                Err(libc::EPROTO)
-            } else {
-                BASE.store(p as usize, Ordering::Relaxed);
-                LEN.store(len, Ordering::Relaxed);
-                Ok(())
-            }
-        }
-    };
+    let r = fakebox_proto::fdpass::map_readonly(fd).map(|(base, len)| {
+        BASE.store(base, Ordering::Relaxed);
+        LEN.store(len, Ordering::Relaxed);
+    });
     let _ = sys::close(fd);
     debug!("shared table: {}", if r.is_ok() { "mapped" } else { "not mapped, asking the daemon" });
     r

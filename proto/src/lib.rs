@@ -12,6 +12,7 @@
 
 pub mod elf;
 pub mod env;
+pub mod fdpass;
 pub mod ids;
 pub mod inode;
 pub mod kernel;

@@ -325,6 +325,19 @@ impl Table {
         h.moving.fetch_add(1, Ordering::Release);
     }
 
+    /// What the session sees for `real`, if the table can tell: a current record, or the
+    /// default view of a file never touched. None: ask the daemon (a stale record, which
+    /// it drops, or a miss in a table that overflowed).
+    pub fn view(&self, real: &crate::Real) -> Option<crate::Fake> {
+        match self.lookup(real.key) {
+            Some(r) if !crate::inode::is_stale(r.mode, r.birth, real) => {
+                Some(crate::Fake { uid: r.uid, gid: r.gid, mode: r.mode, rdev: r.rdev })
+            }
+            None if self.complete() => Some(crate::inode::default_view(real, self.unknown_is_real())),
+            _ => None,
+        }
+    }
+
     /// From now on a miss must be asked of the daemon (writer only).
     pub fn set_incomplete(&self) {
         self.header().flags.fetch_and(!COMPLETE, Ordering::Release);

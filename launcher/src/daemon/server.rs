@@ -205,27 +205,8 @@ fn send_table(stream: &UnixStream, daemon: &Daemon, reply: &mut [u8]) -> std::io
     use std::os::fd::AsRawFd;
     let n = wire::encode(&Reply::Done, reply).map_err(|_| std::io::Error::other("encode"))?;
     let table = daemon.table.lock().unwrap_or_else(|p| p.into_inner());
-    let fd = table.memfd().as_raw_fd();
-    let mut iov = libc::iovec { iov_base: reply.as_mut_ptr() as *mut libc::c_void, iov_len: n };
-    // SAFETY: building a one-fd SCM_RIGHTS message in a local buffer and sending it.
-    unsafe {
-        let space = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as usize;
-        let mut cbuf = vec![0u8; space];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut libc::c_int, fd);
-        if libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) != n as isize {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    fakebox_proto::fdpass::send_with_fd(stream.as_raw_fd(), &reply[..n], table.memfd().as_raw_fd())
+        .map_err(std::io::Error::from_raw_os_error)
 }
 
 #[cfg(test)]
