@@ -88,8 +88,9 @@ impl Daemon {
         Ok(())
     }
 
-    /// A session leaves; the last one out saves the state and ends the daemon.
-    fn leave(&self) -> Result<(), String> {
+    /// A session leaves; the last one out saves the state. Returns whether this was the
+    /// last session of a shared daemon (which must then exit), and how the save went.
+    fn leave(&self) -> (bool, Result<(), String>) {
         let last = {
             let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             s.live = s.live.saturating_sub(1);
@@ -101,53 +102,54 @@ impl Daemon {
                 let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
                 let r = end(&mut table);
                 log::debug(format_args!("last session left: state saved: {r:?}"));
-                r
+                (true, r)
             }
-            _ => Ok(()),
+            _ => (false, Ok(())),
         }
-    }
-
-    fn closing(&self) -> bool {
-        self.on_last_leave.is_some() && self.sessions.lock().unwrap_or_else(|p| p.into_inner()).closing
     }
 
     fn client(&self, mut stream: UnixStream) {
         let mut joined = false;
-        let left = self.converse(&mut stream, &mut joined);
-        if joined && !left {
+        let mut last = false;
+        self.converse(&mut stream, &mut joined, &mut last);
+        if joined {
             // The session went away without leaving (it was killed): it leaves now.
-            if let Err(e) = self.leave() {
+            let (was_last, r) = self.leave();
+            if let Err(e) = r {
                 log::error(format_args!("{e}"));
             }
+            last |= was_last;
         }
-        if self.closing() {
+        if last {
+            // Only the thread that saw the last session out ends the daemon, after saving
+            // and answering it.
             std::process::exit(0);
         }
     }
 
-    /// Answers one client until it goes; true if it left the session with `Leave`.
-    fn converse(&self, stream: &mut UnixStream, joined: &mut bool) -> bool {
+    /// Answers one client until it goes or leaves the session (`last`: it was the last).
+    fn converse(&self, stream: &mut UnixStream, joined: &mut bool, last: &mut bool) {
         let mut body = vec![0u8; 4096];
         let mut out = Vec::new();
         let mut reply = vec![0u8; MAX_FRAME + 4];
         loop {
             let mut header = [0u8; 4];
             if stream.read_exact(&mut header).is_err() {
-                return false; // the client went away
+                return; // the client went away
             }
             let Ok(len) = wire::body_len(header) else {
                 log::debug(format_args!("oversized frame: dropping the client"));
-                return false;
+                return;
             };
             if body.len() < len {
                 body.resize(len, 0);
             }
             if stream.read_exact(&mut body[..len]).is_err() {
-                return false;
+                return;
             }
             let Ok(op) = wire::decode::<Op<'_>>(&body[..len]) else {
                 log::debug(format_args!("malformed message: dropping the client"));
-                return false;
+                return;
             };
             let answer = match op {
                 Op::Hello { pid } => {
@@ -157,7 +159,7 @@ impl Daemon {
                 }
                 Op::MapTable => {
                     if send_table(stream, self, &mut reply).is_err() {
-                        return false;
+                        return;
                     }
                     continue;
                 }
@@ -168,7 +170,9 @@ impl Daemon {
                 }
                 Op::Leave if *joined => {
                     *joined = false;
-                    let r = self.leave().map_err(|e| {
+                    let (was_last, r) = self.leave();
+                    *last = was_last;
+                    let r = r.map_err(|e| {
                         log::error(format_args!("{e}"));
                         libc::EIO
                     });
@@ -176,7 +180,7 @@ impl Daemon {
                     if let Ok(n) = n {
                         let _ = stream.write_all(&reply[..n]);
                     }
-                    return true;
+                    return;
                 }
                 _ => None,
             };
@@ -191,10 +195,10 @@ impl Daemon {
             };
             let Ok(n) = n else {
                 log::error(format_args!("a reply did not fit in a frame"));
-                return false;
+                return;
             };
             if stream.write_all(&reply[..n]).is_err() {
-                return false;
+                return;
             }
         }
     }
