@@ -90,14 +90,16 @@ pub(crate) fn chmod_at(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_in
     } else {
         sys::fchmodat(dirfd, path, disk)
     };
-    match r {
+    let after = match r {
+        Ok(()) => fakebox_proto::Real { mode: kind | (disk & 0o7777), ..seen.real },
         // A file the user does not own keeps its real mode; the session still sees the new one.
-        Ok(()) | Err(libc::EPERM) => {}
+        Err(libc::EPERM) => seen.real,
         Err(e) => return Err(e),
-    }
-    // The disk has what it may; the session's record changes only if the mode does.
-    if fake::view(&seen.real)?.mode & 0o7777 != m & 0o7777 {
-        fake::attrs(&Op::Chmod { real: seen.real, mode: m & 0o7777 })?;
+    };
+    // The disk has what it may; a record is needed only where the session's mode differs
+    // from it (setuid bits, a mode without owner rights, a file not ours).
+    if fake::view(&after)?.mode & 0o7777 != m & 0o7777 {
+        fake::attrs(&Op::Chmod { real: after, mode: m & 0o7777 })?;
     }
     Ok(0)
 }
