@@ -68,6 +68,9 @@ fn install_wake_handler() {
     }
 }
 
+/// How many times the loop polls for the next stop before it blocks (about 50 µs).
+const SPIN: usize = 150;
+
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_TRACEFORK
@@ -149,8 +152,21 @@ impl<'s> Engine<'s> {
                 self.attach(req);
             }
             let mut status = 0;
-            // SAFETY: waitpid on our children and tracees.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            // A traced program that stops often (a stat storm) stops again within a few
+            // microseconds: look for that stop for a moment before sleeping, which spares
+            // both sides the wake-up of an idle CPU.
+            let mut pid = 0;
+            for _ in 0..SPIN {
+                // SAFETY: waitpid on our children and tracees.
+                pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
+                if pid != 0 {
+                    break;
+                }
+            }
+            if pid == 0 {
+                // SAFETY: as above.
+                pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            }
             if pid < 0 {
                 if std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
                     return 125; // cannot happen while `top` lives

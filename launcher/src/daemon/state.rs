@@ -16,6 +16,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 16] = b"FAKEBOX-STATE\0\0\0";
+const DAMAGED: &str = "truncated or corrupt, so it is not used: restore it from a backup, or move it away to start \
+    afresh (the fake owners it held are then lost)";
 pub const VERSION: u32 = 1;
 
 /// Loads `path` into a new table. A missing file is an empty table; a file that cannot be
@@ -42,9 +44,9 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
     }
     let cfg = bincode::config::standard();
     let (entries, used): (Vec<(Key, Entry)>, usize) =
-        bincode::serde::decode_from_slice(&bytes[20..], cfg).map_err(|e| bad(&format!("corrupt: {e}")))?;
+        bincode::serde::decode_from_slice(&bytes[20..], cfg).map_err(|_| bad(DAMAGED))?;
     if used != bytes.len() - 20 {
-        return Err(bad("corrupt: trailing bytes"));
+        return Err(bad(DAMAGED));
     }
     for (k, e) in entries {
         table.insert(k, e);
