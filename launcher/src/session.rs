@@ -11,7 +11,6 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -66,6 +65,9 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     }
     let (hello_rd, hello_wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail(EXIT_FAILURE, format!("pipe: {e}")))?;
+    // The first command inherits the write end (and the library closes it once it loaded).
+    nix::fcntl::fcntl(hello_wr.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
+        .map_err(|e| fail(EXIT_FAILURE, format!("pipe: {e}")))?;
     let pid = spawn_command(&argv, &program, traced, &lib, &sock, &attach_sock, &args, &hello_wr)?;
     drop(hello_wr);
     let status = {
@@ -372,18 +374,9 @@ fn spawn_command(
     if args.mechanism != Mechanism::Preload {
         cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe).env(vars::ATTACH, attach);
     }
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            if libc::fcntl(hello_fd, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // No pre_exec: std then starts the command with posix_spawn (no fork, so no
+    // copy-on-write faults in this process), and resets the signal mask (SIGCHLD is
+    // blocked here) itself. The hello pipe's write end is inheritable for that reason.
     // The terminal's SIGINT and SIGQUIT reach the command directly; fakebox outlives them
     // to report its status. SIGTERM and SIGHUP sent to fakebox are passed on.
     for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
