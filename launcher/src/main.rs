@@ -19,8 +19,6 @@ fn main() {
     if raw.get(1).is_some_and(|a| a == "__bench-state") {
         benchstate::main(&raw[2..]);
     }
-    // Before any thread starts: the tracer alone collects SIGCHLD (see the tracer's engine).
-    fakebox_tracer::engine::block_sigchld();
     log::init();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,

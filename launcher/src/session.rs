@@ -375,8 +375,8 @@ fn spawn_command(
         cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe).env(vars::ATTACH, attach);
     }
     // No pre_exec: std then starts the command with posix_spawn (no fork, so no
-    // copy-on-write faults in this process), and resets the signal mask (SIGCHLD is
-    // blocked here) itself. The hello pipe's write end is inheritable for that reason.
+    // copy-on-write faults in this process). The hello pipe's write end is inheritable
+    // for that reason; nothing here blocks a signal the command would inherit.
     // The terminal's SIGINT and SIGQUIT reach the command directly; fakebox outlives them
     // to report its status. SIGTERM and SIGHUP sent to fakebox are passed on.
     for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {

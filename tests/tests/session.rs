@@ -144,3 +144,16 @@ fn mechanism_auto() {
         .args(&["--mechanism", "auto"])
         .check("0\n3:4", "id -u; touch f; chown 3:4 f; stat -c %u:%g f");
 }
+
+#[test]
+fn command_starts_with_the_signal_state_of_its_caller() {
+    // A command that inherited a blocked SIGCHLD would hang in `wait` (dash waits with
+    // sigsuspend): fakebox hands on the caller's signal mask and ignored set unchanged.
+    Case::new("command_starts_with_the_signal_state_of_its_caller").check_outer(
+        "same\ndone",
+        r#"a=$(grep -E '^Sig(Blk|Ign)' /proc/self/status)
+b=$("$FB" run -- grep -E '^Sig(Blk|Ign)' /proc/self/status)
+[ "$a" = "$b" ] && echo same || printf 'caller:\n%s\ncommand:\n%s\n' "$a" "$b"
+"$FB" run -- sh -c '(true) & wait; echo done'"#,
+    );
+}

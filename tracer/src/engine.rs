@@ -6,7 +6,7 @@
 //! Wake-ups: the loop blocks in waitpid. An attach request (from a daemon thread) wakes
 //! it with a signal whose handler does nothing, so waitpid returns EINTR; the requester
 //! repeats the signal until answered, so a signal that lands just before waitpid blocks
-//! costs a short delay, never a lost request. SIGCHLD stays blocked in every thread.
+//! costs a short delay, never a lost request.
 use crate::Session;
 use crate::handlers::{self, Action, Ctx, Ids, Pending};
 use crate::tracee;
@@ -26,18 +26,6 @@ pub struct AttachRequest {
 }
 
 static TRACER_TID: AtomicI32 = AtomicI32::new(0);
-
-/// Blocks SIGCHLD in the calling thread; call before any other thread starts, so that
-/// all inherit it and the tracer thread alone collects it.
-pub fn block_sigchld() {
-    // SAFETY: manipulating our own signal mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
 
 /// The signal that interrupts the tracer's waitpid.
 fn wake_signal() -> libc::c_int {
