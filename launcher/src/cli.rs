@@ -44,6 +44,21 @@ and, with --root, for what is found below DIR. --check reports entries whose ino
 belongs to another file (reused) and entries not found below DIR (gone, or elsewhere);
 --prune drops them from the state. A state in use by a running session is not pruned.")]
     Inspect(InspectArgs),
+    /// Make DIR/fakeroot, a link to fakebox that takes fakeroot's command line
+    /// (e.g. fakebox install-compat ~/.local/bin; then dpkg-buildpackage -rfakeroot).
+    InstallCompat {
+        /// Where the link goes (e.g. ~/.local/bin).
+        dir: PathBuf,
+    },
+    /// Say what this machine allows fakebox to do, and what each failure means.
+    Doctor,
+    /// Print shell completions (e.g. fakebox completions bash > /etc/bash_completion.d/fakebox).
+    Completions {
+        /// bash, zsh or fish (e.g. zsh).
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, fakebox.1, made from these definitions (e.g. fakebox man > fakebox.1).
+    Man,
 }
 
 #[derive(clap::Args, Debug)]

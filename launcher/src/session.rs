@@ -33,6 +33,9 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let argv: Vec<OsString> = if args.command.is_empty() { vec![shell] } else { args.command.clone() };
     let path_var = std::env::var_os("PATH");
     let program = locate(&argv[0], path_var.as_deref())?;
+    if inside_a_session() {
+        return Err(join_outer(&argv));
+    }
     let traced = choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
     let lib = preload_library()?;
 
@@ -102,6 +105,22 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         ));
     }
     Ok(status)
+}
+
+/// Is this process already inside a session (whose daemon answers)?
+fn inside_a_session() -> bool {
+    std::env::var_os(vars::SOCKET).is_some_and(|s| std::os::unix::net::UnixStream::connect(s).is_ok())
+}
+
+/// Inside a session, a nested `fakebox run` (or `fakeroot`) joins it: the command runs in
+/// this very session, as any program the session starts would (the preload library and
+/// the tracer carry on), rather than under a second fake.
+fn join_outer(argv: &[OsString]) -> Failure {
+    use std::os::unix::process::CommandExt;
+    log::debug(format_args!("already inside a session: running {:?} in it", argv[0]));
+    let e = Command::new(&argv[0]).args(&argv[1..]).exec();
+    let code = if e.kind() == std::io::ErrorKind::NotFound { EXIT_NOT_FOUND } else { EXIT_CANNOT_RUN };
+    fail(code, format!("{}: {e}", argv[0].to_string_lossy()))
 }
 
 /// Where the session's table lives.
@@ -371,6 +390,9 @@ fn spawn_command(
         cmd.env("LD_PRELOAD", preload).env(vars::HELLO_FD, hello_fd.to_string());
     }
     cmd.env(vars::SOCKET, sock).env(vars::LIB, lib).env(vars::IDS, ids);
+    // What tools look for to tell that they run under a fake root (dh_testroot, dpkg).
+    cmd.env("FAKEROOTKEY", std::process::id().to_string())
+        .env("FAKED_MODE", if args.unknown_is_real { "unknown-is-real" } else { "unknown-is-root" });
     if args.mechanism != Mechanism::Preload {
         cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe).env(vars::ATTACH, attach);
     }

@@ -1,0 +1,108 @@
+//! The fakeroot-compatible front: the fakebox binary invoked as `fakeroot` (a link made by
+//! `fakebox install-compat DIR`) takes fakeroot's command line, so that dpkg-buildpackage
+//! -rfakeroot, debuild and scripts that call fakeroot use fakebox without a change.
+//!
+//!   fakeroot [-l LIB] [-f FAKED] [-s FILE] [-i FILE] [-u|--unknown-is-real] [-b FD]
+//!            [-h|--help] [-v|--version] [--] [COMMAND [ARG]...]
+//!
+//! -l, -f and -b name fakeroot's own library, daemon and descriptor: accepted, ignored.
+//! -s and -i keep the table in a fakebox state file (fakebox's format, not fakeroot's):
+//! `-i F -s F` and `-s F` both use F; `-i F` alone loads F and leaves it unchanged;
+//! `-i A -s B` starts B from A.
+use crate::cli::{Mechanism, RunArgs};
+use crate::session::{self, EXIT_FAILURE, Failure};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+const HELP: &str = "\\
+usage: fakeroot [-l LIB] [-f FAKED] [-s FILE] [-i FILE] [-u|--unknown-is-real] [-b FD] [--] [COMMAND [ARG]...]
+fakebox's fakeroot-compatible front: runs COMMAND (default: $SHELL) as fake root.
+  -s FILE   save the fake table to FILE when the session ends (a fakebox state file)
+  -i FILE   load the fake table from FILE
+  -u, --unknown-is-real   files the session never touched show their real owner
+  -l LIB, -f FAKED, -b FD  fakeroot's own options: accepted and ignored
+  -h, --help  this text;  -v, --version  the version
+See `fakebox run --help` for everything fakebox can do.
+";
+
+fn fail(msg: impl Into<String>) -> Failure {
+    Failure(msg.into(), EXIT_FAILURE)
+}
+
+pub fn main(args: &[OsString]) -> Result<i32, Failure> {
+    let mut save: Option<PathBuf> = None;
+    let mut load: Option<PathBuf> = None;
+    let mut unknown_is_real = false;
+    let mut i = 0;
+    let value = |i: &mut usize, opt: &str| -> Result<OsString, Failure> {
+        *i += 1;
+        args.get(*i).cloned().ok_or_else(|| fail(format!("fakeroot: option {opt} needs a value")))
+    };
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        match a.as_ref() {
+            "--" => {
+                i += 1;
+                break;
+            }
+            "-l" | "--lib" | "-f" | "--faked" | "-b" | "--fd-base" => {
+                value(&mut i, &a)?;
+            }
+            "-s" => save = Some(value(&mut i, "-s")?.into()),
+            "-i" => load = Some(value(&mut i, "-i")?.into()),
+            "-u" | "--unknown-is-real" => unknown_is_real = true,
+            "-h" | "--help" => {
+                print!("{HELP}");
+                return Ok(0);
+            }
+            "-v" | "--version" => {
+                println!("fakeroot version 1.31 (fakebox {})", env!("CARGO_PKG_VERSION"));
+                return Ok(0);
+            }
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(fail(format!("fakeroot: unknown option {s}; try fakeroot -h")));
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let state = match (load, save) {
+        (None, None) => None,
+        (Some(l), Some(s)) if l == s => Some(s),
+        (None, Some(s)) => {
+            // fakeroot -s starts a fresh table and writes it at the end.
+            let _ = std::fs::remove_file(&s);
+            let _ = std::fs::remove_file(crate::daemon::state::journal_path(&s));
+            Some(s)
+        }
+        (Some(l), Some(s)) => {
+            std::fs::copy(&l, &s)
+                .map_err(|e| fail(format!("fakeroot: cannot start {} from {}: {e}", s.display(), l.display())))?;
+            Some(s)
+        }
+        (Some(l), None) => {
+            // Load, but leave the file as it was: work on a private copy.
+            let dir = std::env::temp_dir().join(format!("fakebox-i-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+            let copy = dir.join("state");
+            std::fs::copy(&l, &copy).map_err(|e| fail(format!("fakeroot: cannot read {}: {e}", l.display())))?;
+            Some(copy)
+        }
+    };
+    let run = RunArgs {
+        state: state.clone(),
+        uid: 0,
+        gid: 0,
+        unknown_is_real,
+        mechanism: Mechanism::Auto,
+        command: args[i.min(args.len())..].to_vec(),
+    };
+    let r = session::run(run);
+    if let Some(s) = state
+        && s.starts_with(std::env::temp_dir())
+        && s.parent().is_some_and(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("fakebox-i-")))
+    {
+        let _ = std::fs::remove_dir_all(s.parent().unwrap_or(&s));
+    }
+    r
+}

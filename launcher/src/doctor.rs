@@ -1,0 +1,108 @@
+//! `fakebox doctor`: what this machine allows, and what each failure means for the user.
+use crate::session::{EXIT_FAILURE, Failure};
+use std::process::Command;
+
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn line(&mut self, ok: Option<bool>, what: &str, detail: &str) {
+        let tag = match ok {
+            Some(true) => "ok  ",
+            Some(false) => {
+                self.failed = true;
+                "FAIL"
+            }
+            None => "note",
+        };
+        println!("{tag}  {what}: {detail}");
+    }
+}
+
+fn read(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+pub fn run() -> Result<i32, Failure> {
+    let mut r = Report { failed: false };
+    // SAFETY: uname into a zeroed local.
+    let kernel = unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        libc::uname(&mut u);
+        std::ffi::CStr::from_ptr(u.release.as_ptr()).to_string_lossy().into_owned()
+    };
+    r.line(None, "kernel", &kernel);
+
+    let exe = std::env::current_exe().map_err(|e| Failure(format!("cannot find my own binary: {e}"), EXIT_FAILURE))?;
+    let lib = exe.parent().map(|d| d.join("libfakebox.so"));
+    match &lib {
+        Some(l) if l.is_file() => r.line(Some(true), "preload library", &l.display().to_string()),
+        _ => r.line(
+            Some(false),
+            "preload library",
+            "libfakebox.so is not next to the fakebox binary: glibc programs cannot be faked",
+        ),
+    }
+
+    // The real test: a glibc program under fakebox, through the preload library.
+    let preload = Command::new(&exe).args(["run", "--mechanism", "preload", "--", "id", "-u"]).output();
+    match preload {
+        Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0" => {
+            r.line(Some(true), "preload", "the library loads into a test program, which sees uid 0")
+        }
+        Ok(o) => r.line(
+            Some(false),
+            "preload",
+            &format!("a test program did not run faked: {}", String::from_utf8_lossy(&o.stderr).trim()),
+        ),
+        Err(e) => r.line(Some(false), "preload", &format!("cannot run the test: {e}")),
+    }
+
+    let yama = read("/proc/sys/kernel/yama/ptrace_scope");
+    match yama.as_deref() {
+        None => r.line(None, "Yama", "not present: ptrace follows the usual permission rules"),
+        Some("0") | Some("1") => r.line(Some(true), "Yama", &format!("ptrace_scope {}: the tracer can attach", yama.unwrap_or_default())),
+        Some(s) => r.line(
+            Some(false),
+            "Yama",
+            &format!("ptrace_scope {s}: ptrace is refused; static, Go and musl programs cannot be faked and fakebox refuses to run them"),
+        ),
+    }
+    let seccomp =
+        read("/proc/self/status").and_then(|s| s.lines().find(|l| l.starts_with("Seccomp:")).map(|l| l.to_string()));
+    match seccomp {
+        Some(l) => r.line(
+            Some(true),
+            "seccomp",
+            &format!("available ({})", l.split_whitespace().collect::<Vec<_>>().join(" ")),
+        ),
+        None => r.line(Some(false), "seccomp", "not available: the tracer cannot filter system calls"),
+    }
+    // The real test of ptrace + seccomp: a static program under the tracer.
+    let traced = Command::new(&exe).args(["run", "--mechanism", "tracer", "--", "/bin/sh", "-c", "id -u"]).output();
+    match traced {
+        Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0" => {
+            r.line(Some(true), "ptrace", "the tracer fakes a test program (static, Go and musl programs will work)")
+        }
+        Ok(o) => r.line(
+            Some(false),
+            "ptrace",
+            &format!(
+                "the tracer could not run a test program: {}; static, Go and musl programs are refused (exit 125), glibc programs still work",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        ),
+        Err(e) => r.line(Some(false), "ptrace", &format!("cannot run the test: {e}")),
+    }
+    let runtime = std::env::var("XDG_RUNTIME_DIR").map(|d| format!("{d}/fakebox")).unwrap_or_else(|_| {
+        // SAFETY: getuid cannot fail.
+        format!("/tmp/fakebox-{}", unsafe { libc::getuid() })
+    });
+    r.line(
+        None,
+        "state",
+        &format!("--state FILE keeps FILE and FILE.journal; the daemons of state files listen in {runtime}"),
+    );
+    Ok(if r.failed { EXIT_FAILURE } else { 0 })
+}
