@@ -1,5 +1,6 @@
 //! `fakebox doctor`: what this machine allows, and what each failure means for the user.
 use crate::session::{EXIT_FAILURE, Failure};
+use std::io::Write;
 use std::process::Command;
 
 struct Report {
@@ -16,7 +17,8 @@ impl Report {
             }
             None => "note",
         };
-        println!("{tag}  {what}: {detail}");
+        // A reader that stops early (`| head`) is fine.
+        let _ = writeln!(std::io::stdout(), "{tag}  {what}: {detail}");
     }
 }
 
@@ -35,14 +37,11 @@ pub fn run() -> Result<i32, Failure> {
     r.line(None, "kernel", &kernel);
 
     let exe = std::env::current_exe().map_err(|e| Failure(format!("cannot find my own binary: {e}"), EXIT_FAILURE))?;
-    let lib = exe.parent().map(|d| d.join("libfakebox.so"));
-    match &lib {
-        Some(l) if l.is_file() => r.line(Some(true), "preload library", &l.display().to_string()),
-        _ => r.line(
-            Some(false),
-            "preload library",
-            "libfakebox.so is not next to the fakebox binary: glibc programs cannot be faked",
-        ),
+    match crate::session::preload_library() {
+        Ok(l) => r.line(Some(true), "preload library", &l.display().to_string()),
+        Err(Failure(why, _)) => {
+            r.line(Some(false), "preload library", &format!("{why}: glibc programs cannot be faked"))
+        }
     }
 
     // The real test: a glibc program under fakebox, through the preload library.

@@ -308,16 +308,34 @@ impl fakebox_tracer::Session for InProcess {
     }
 }
 
-/// The preload library: next to the binary, or in ../lib/fakebox/.
-fn preload_library() -> Result<PathBuf, Failure> {
+/// The preload library built into this binary (see build.rs).
+static EMBEDDED_LIB: &[u8] = include_bytes!(env!("FAKEBOX_EMBEDDED_LIB"));
+
+/// The preload library: next to the binary (a build tree, or a package that installs it
+/// beside fakebox), in ../lib/fakebox/, else the copy embedded in this binary, written
+/// out once to the user's private fakebox directory.
+pub fn preload_library() -> Result<PathBuf, Failure> {
     let exe = std::env::current_exe().map_err(|e| fail(EXIT_FAILURE, format!("cannot find my own binary: {e}")))?;
     let dir = exe.parent().unwrap_or(Path::new("/"));
     let candidates = [dir.join("libfakebox.so"), dir.join("../lib/fakebox/libfakebox.so")];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
-        .ok_or_else(|| fail(EXIT_FAILURE, format!("cannot find the preload library libfakebox.so next to {} or in {}: build it with `cargo build --release --workspace`", exe.display(), dir.join("../lib/fakebox").display())))
+    if let Some(p) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(p.canonicalize().unwrap_or_else(|_| p.clone()));
+    }
+    let hash =
+        EMBEDDED_LIB.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3));
+    let path = host::base_dir()?.join(format!("libfakebox-{hash:016x}.so"));
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == EMBEDDED_LIB.len() as u64) {
+        return Ok(path);
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = std::fs::write(&tmp, EMBEDDED_LIB)
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(EXIT_FAILURE, format!("cannot write the preload library to {}: {e}", path.display()))
+    })?;
+    Ok(path)
 }
 
 /// The session's private directory: 0700, removed when the session ends.

@@ -23,7 +23,7 @@ fn fail(msg: impl Into<String>) -> Failure {
 }
 
 /// The private directory of this user's shared daemons.
-fn base_dir() -> Result<PathBuf, Failure> {
+pub fn base_dir() -> Result<PathBuf, Failure> {
     // SAFETY: getuid cannot fail (the launcher is not preloaded with fakebox's own hooks
     // when it starts a session, and the real uid is what owns the directory).
     let uid = unsafe { libc::getuid() };
@@ -135,11 +135,17 @@ fn try_lock(path: &Path) -> Result<Option<OwnedFd>, Failure> {
         .open(path)
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
     // SAFETY: flock on our own fd.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        Ok(Some(OwnedFd::from(f)))
-    } else {
-        Ok(None)
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Ok(None);
     }
+    // A daemon removes its lock file as it exits: a lock taken on a file no longer at
+    // that path guards nothing (someone may lock the new one); try again.
+    let here = std::fs::metadata(path).map(|m| m.ino()).ok();
+    let ours = f.metadata().map(|m| m.ino()).ok();
+    if here.is_none() || here != ours {
+        return Ok(None);
+    }
+    Ok(Some(OwnedFd::from(f)))
 }
 
 /// Loads the state here (so that a damaged file is this session's error) and starts the
@@ -185,6 +191,7 @@ fn detached(state: &Path, table: super::Table, listener: UnixListener, lock: Own
     }
     let state = state.to_path_buf();
     let sock = sock.to_path_buf();
+    let lock_path = sock.with_extension("lock");
     crate::session::start_flusher_for(&table);
     let end: super::server::OnLastLeave = Box::new(move |table: &mut super::Table| {
         // Make way for the next daemon before saving: new sessions wait for the lock.
@@ -195,6 +202,8 @@ fn detached(state: &Path, table: super::Table, listener: UnixListener, lock: Own
         {
             let _ = j.clear();
         }
+        // Still holding the lock: nobody can be starting a daemon with this file now.
+        let _ = std::fs::remove_file(&lock_path);
         r
     });
     let daemon = Daemon::with_end(table, Some(end));
