@@ -61,6 +61,15 @@ impl Cred {
         if !privileged && ((r != KEEP && r != old.r && r != old.e) || (e != KEEP && !old.is_own(e))) {
             return Err(EPERM);
         }
+        self.put_re(r, e);
+        if r != KEEP || (e != KEEP && e != old.r) {
+            self.s = self.e;
+        }
+        Ok(())
+    }
+
+    /// Sets the real and effective ids that are not KEEP (the filesystem id follows).
+    fn put_re(&mut self, r: u32, e: u32) {
         if r != KEEP {
             self.r = r;
         }
@@ -68,10 +77,6 @@ impl Cred {
             self.e = e;
             self.fs = e;
         }
-        if r != KEEP || (e != KEEP && e != old.r) {
-            self.s = self.e;
-        }
-        Ok(())
     }
 
     /// setresuid / setresgid.
@@ -79,13 +84,7 @@ impl Cred {
         if !privileged && [r, e, s].iter().any(|&v| v != KEEP && !self.is_own(v)) {
             return Err(EPERM);
         }
-        if r != KEEP {
-            self.r = r;
-        }
-        if e != KEEP {
-            self.e = e;
-            self.fs = e;
-        }
+        self.put_re(r, e);
         if s != KEEP {
             self.s = s;
         }
