@@ -39,6 +39,8 @@ const UNKNOWN_IS_REAL: u32 = 1;
 const COMPLETE: u32 = 2;
 /// Some directory has been recorded with its setgid bit (new files there take its group).
 const SETGID_DIRS: u32 = 4;
+/// Some device node has been recorded (readdir must then correct entry types).
+const DEVICES: u32 = 8;
 
 #[repr(C)]
 struct Slot {
@@ -170,6 +172,12 @@ impl Table {
         self.header().live.load(Ordering::Relaxed) as usize
     }
 
+    /// Might a directory entry be a device node the disk holds as a plain file? (Never
+    /// cleared once set.)
+    pub fn has_devices(&self) -> bool {
+        self.header().flags.load(Ordering::Acquire) & DEVICES != 0
+    }
+
     /// Might a directory pass its group on to new files? (Never cleared once set.)
     pub fn has_setgid_dirs(&self) -> bool {
         self.header().flags.load(Ordering::Acquire) & SETGID_DIRS != 0
@@ -272,9 +280,15 @@ impl Table {
     /// Sets the record for `key` (writer only). Fails when the table is too full; the
     /// caller then keeps the entry elsewhere and calls [`Table::set_incomplete`].
     pub fn set(&self, key: Key, rec: &Record) -> Result<(), Full> {
-        if rec.mode & crate::inode::mode::IFMT == crate::inode::mode::IFDIR && rec.mode & crate::inode::mode::ISGID != 0
-        {
-            self.header().flags.fetch_or(SETGID_DIRS, Ordering::Release);
+        use crate::inode::mode;
+        match rec.mode & mode::IFMT {
+            mode::IFDIR if rec.mode & mode::ISGID != 0 => {
+                self.header().flags.fetch_or(SETGID_DIRS, Ordering::Release);
+            }
+            mode::IFCHR | mode::IFBLK => {
+                self.header().flags.fetch_or(DEVICES, Ordering::Release);
+            }
+            _ => {}
         }
         let (i, found) = self.probe(key);
         if found.is_some() {

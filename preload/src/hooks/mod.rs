@@ -64,6 +64,8 @@ hooks! {
     walk::nftw64(dir: *const c_char, cb: walk::NftwFn, nopenfd: c_int, flags: c_int) -> c_int;
     walk::ftw(dir: *const c_char, cb: walk::FtwFn, nopenfd: c_int) -> c_int;
     walk::ftw64(dir: *const c_char, cb: walk::FtwFn, nopenfd: c_int) -> c_int;
+    walk::readdir(dir: *mut c_void) -> *mut libc::dirent;
+    walk::readdir64(dir: *mut c_void) -> *mut libc::dirent64;
     // owner and mode
     owner::chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int;
     owner::lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int;

@@ -1,5 +1,6 @@
 //! Tree walks inside glibc (fts, nftw, ftw) stat through private calls no hook sees: their
-//! results are put right before the program reads them.
+//! results are put right before the program reads them. readdir's entry types too: a
+//! device node is a plain file on disk, and `find -type c` trusts d_type without a stat.
 use crate::fake;
 use libc::{c_char, c_int, c_void};
 use std::cell::Cell;
@@ -179,4 +180,57 @@ pub unsafe fn ftw(dir: *const c_char, cb: FtwFn, nopenfd: c_int) -> c_int {
 }
 pub unsafe fn ftw64(dir: *const c_char, cb: FtwFn, nopenfd: c_int) -> c_int {
     with_ftw(cb, || walk(real_nftw64(), dir, ftw_tramp, nopenfd, 0))
+}
+
+// readdir: a recorded device node shows its type in the directory entry as well.
+
+next!(real_readdir = c"readdir": unsafe extern "C" fn(*mut c_void) -> *mut libc::dirent);
+next!(real_readdir64 = c"readdir64": unsafe extern "C" fn(*mut c_void) -> *mut libc::dirent64);
+
+/// The type a directory entry should report, if the session knows better than the disk.
+fn entry_type(dir: *mut c_void, ino: u64, d_type: u8) -> Option<u8> {
+    if d_type != libc::DT_REG {
+        return None;
+    }
+    let t = crate::shared::table()?;
+    if !t.has_devices() {
+        return None;
+    }
+    // SAFETY: the program's open directory stream.
+    let fd = unsafe { libc::dirfd(dir as *mut libc::DIR) };
+    let dev = fake::see_fd(fd).ok()?.real.key.dev;
+    let r = t.lookup(fakebox_proto::Key { dev, ino })?;
+    match r.mode & fakebox_proto::inode::mode::IFMT {
+        fakebox_proto::inode::mode::IFCHR => Some(libc::DT_CHR),
+        fakebox_proto::inode::mode::IFBLK => Some(libc::DT_BLK),
+        _ => None,
+    }
+}
+
+pub unsafe fn readdir(dir: *mut c_void) -> *mut libc::dirent {
+    let Some(real) = real_readdir() else { return std::ptr::null_mut() };
+    // SAFETY: forwarding the caller's stream; the entry is glibc's, ours to adjust.
+    unsafe {
+        let e = real(dir);
+        if !e.is_null()
+            && let Some(t) = entry_type(dir, (*e).d_ino, (*e).d_type)
+        {
+            (*e).d_type = t;
+        }
+        e
+    }
+}
+
+pub unsafe fn readdir64(dir: *mut c_void) -> *mut libc::dirent64 {
+    let Some(real) = real_readdir64() else { return std::ptr::null_mut() };
+    // SAFETY: as above.
+    unsafe {
+        let e = real(dir);
+        if !e.is_null()
+            && let Some(t) = entry_type(dir, (*e).d_ino, (*e).d_type)
+        {
+            (*e).d_type = t;
+        }
+        e
+    }
 }
