@@ -224,6 +224,12 @@ impl fakebox_tracer::Session for Remote {
     fn unknown_is_real(&self) -> bool {
         self.unknown_is_real
     }
+
+    fn table(&self) -> Option<fakebox_proto::shm::Table> {
+        let (base, len) = self.table?;
+        // SAFETY: our read-only mapping of the table, never unmapped.
+        unsafe { fakebox_proto::shm::Table::open(base as *const u8, len) }
+    }
 }
 
 /// Makes the table's journal durable at least once a second (a power loss then loses at
@@ -305,6 +311,13 @@ impl fakebox_tracer::Session for InProcess {
 
     fn unknown_is_real(&self) -> bool {
         self.0.table.lock().unwrap_or_else(|p| p.into_inner()).unknown_is_real()
+    }
+
+    fn table(&self) -> Option<fakebox_proto::shm::Table> {
+        let t = self.0.table.lock().unwrap_or_else(|p| p.into_inner());
+        let (base, len) = t.mapping();
+        // SAFETY: the daemon's own mapping, which lives as long as the daemon.
+        unsafe { fakebox_proto::shm::Table::open(base as *const u8, len) }
     }
 }
 

@@ -777,3 +777,16 @@ fn int80_from_a_64_bit_program_never_runs_unfaked() {
         ),
     );
 }
+
+#[test]
+fn busybox_find_sees_fake_devices() {
+    // A device node is a plain file on disk; its directory entry must still say device
+    // (find trusts d_type without a stat), also when getdents comes from a traced program.
+    require("busybox");
+    Case::new("busybox_find_sees_fake_devices").check(
+        "c: d/c\nb: d/b\nf: d/f\np: d/p",
+        r#"mkdir d; mknod d/c c 1 3; mknod d/b b 8 1; touch d/f; mkfifo d/p
+echo "c: $(busybox find d -type c)"; echo "b: $(busybox find d -type b)"
+echo "f: $(busybox find d -type f)"; echo "p: $(busybox find d -type p)""#,
+    );
+}

@@ -338,7 +338,7 @@ impl<'s> Engine<'s> {
         let mut ids = self.ids.remove(&tgid).unwrap_or_else(|| self.default_ids.clone());
         {
             let mut ctx = Ctx { session: self.session, tid, tgid, ids: &mut ids };
-            handlers::created(&mut ctx, &pending, regs.rax as i64);
+            handlers::exited(&mut ctx, &pending, regs.rax as i64);
         }
         self.ids.insert(tgid, ids);
     }

@@ -47,14 +47,19 @@ pub enum Action {
     Refuse32,
 }
 
-/// A creation to record when the call returns.
+/// Work left for the call's exit.
 #[derive(Debug)]
-pub struct Pending {
-    /// Where to find the new inode: the returned fd (open) or this path (mkdir, symlink).
-    by_fd: bool,
-    path: PathBuf,
-    kind: u32,
-    requested: u32,
+pub enum Pending {
+    /// A creation to record.
+    Created {
+        /// Where to find the new inode: the returned fd (open) or this path (mkdir, symlink).
+        by_fd: bool,
+        path: PathBuf,
+        kind: u32,
+        requested: u32,
+    },
+    /// Directory entries read into `buf` from `fd` (getdents64, or the old getdents).
+    Dirents { fd: u64, buf: u64, old: bool },
 }
 
 pub struct Ctx<'a> {
@@ -164,6 +169,14 @@ pub fn handle(ctx: &mut Ctx<'_>, regs: &Regs, data: u32) -> Action {
         },
         Family::Identity => identity(ctx, nr, a),
         Family::Access => access(ctx, nr, a),
+        Family::Dirents => {
+            let devices = ctx.session.table().is_some_and(|t| t.has_devices());
+            return if devices {
+                Action::RunThen(None, Pending::Dirents { fd: a[0], buf: a[1], old: nr == libc::SYS_getdents })
+            } else {
+                Action::Run(None)
+            };
+        }
         Family::Unknown => return Action::Run(None),
     };
     Action::Return(match r {
@@ -370,37 +383,76 @@ fn plan_create(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6], regs: &Regs) -> Result<A
     if kind == mode::IFREG && !tmpfile && flags & libc::O_EXCL == 0 && statx(&path, 0).is_ok() {
         return Ok(Action::Run(new_regs)); // it exists: open will not create it
     }
-    let pending =
-        Pending { by_fd: kind == mode::IFREG, path: if tmpfile { path } else { path.clone() }, kind, requested };
+    let pending = Pending::Created { by_fd: kind == mode::IFREG, path, kind, requested };
     Ok(Action::RunThen(new_regs, pending))
 }
 
-/// At the exit of a creating call: record the new inode if the call made one.
-pub fn created(ctx: &mut Ctx<'_>, p: &Pending, result: i64) {
-    if result < 0 {
-        return;
+/// At the exit of a call that left work: record a new inode, or correct entry types.
+pub fn exited(ctx: &mut Ctx<'_>, p: &Pending, result: i64) {
+    match p {
+        Pending::Created { by_fd, path, kind, requested } if result >= 0 => {
+            created(ctx, *by_fd, path, *kind, *requested, result)
+        }
+        Pending::Dirents { fd, buf, old } if result > 0 => dirents(ctx, *fd, *buf, *old, result as usize),
+        _ => {} // the call failed, or read nothing
     }
-    let stx = if p.by_fd { statx(&ctx.fd_path(result as u64), 0) } else { statx(&p.path, libc::AT_SYMLINK_NOFOLLOW) };
+}
+
+fn created(ctx: &mut Ctx<'_>, by_fd: bool, path: &Path, kind: u32, requested: u32, result: i64) {
+    let stx = if by_fd { statx(&ctx.fd_path(result as u64), 0) } else { statx(path, libc::AT_SYMLINK_NOFOLLOW) };
     let Ok(stx) = stx else { return };
-    let perm = if p.kind == mode::IFLNK {
-        0o777
-    } else {
-        (p.requested & 0o7000) | (p.requested & 0o777 & u32::from(stx.stx_mode))
-    };
-    let parent = if p.by_fd && p.path.is_dir() {
-        statx(&p.path, 0).ok().map(|s| kernel::real_of(&s))
-    } else {
-        parent_of(&p.path)
-    };
+    let perm =
+        if kind == mode::IFLNK { 0o777 } else { (requested & 0o7000) | (requested & 0o777 & u32::from(stx.stx_mode)) };
+    let parent =
+        if by_fd && path.is_dir() { statx(path, 0).ok().map(|s| kernel::real_of(&s)) } else { parent_of(path) };
     let op = Op::Create {
         real: kernel::real_of(&stx),
         parent,
         uid: ctx.ids.uid.fs,
         gid: ctx.ids.gid.fs,
-        mode: p.kind | perm,
+        mode: kind | perm,
         rdev: 0,
     };
     let _ = ctx.attrs(&op);
+}
+
+/// A device node is a plain file on disk: its directory entry says DT_REG, and `find
+/// -type c` trusts that. Give recorded devices their type in what getdents returned.
+fn dirents(ctx: &mut Ctx<'_>, fd: u64, buf: u64, old: bool, len: usize) {
+    let Some(t) = ctx.session.table() else { return };
+    let Ok(dir) = statx(&ctx.fd_path(fd), 0) else { return };
+    let dev = kernel::real_of(&dir).key.dev;
+    let mut bytes = vec![0u8; len];
+    if tracee::read(ctx.tid, buf, &mut bytes).map_or(true, |n| n < len) {
+        return;
+    }
+    let mut changed = false;
+    let mut at = 0;
+    // linux_dirent64: ino u64, off i64, reclen u16, type u8, name. The old linux_dirent:
+    // ino, off, reclen u16, name, and the type in the record's last byte.
+    while at + 19 <= len {
+        let reclen = usize::from(u16::from_ne_bytes([bytes[at + 16], bytes[at + 17]]));
+        if reclen == 0 || at + reclen > len {
+            break;
+        }
+        let ino = u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
+        let type_at = if old { at + reclen - 1 } else { at + 18 };
+        let device = match t.lookup(fakebox_proto::Key { dev, ino }).map(|r| r.mode & mode::IFMT) {
+            Some(mode::IFCHR) => Some(libc::DT_CHR),
+            Some(mode::IFBLK) => Some(libc::DT_BLK),
+            _ => None,
+        };
+        if bytes[type_at] == libc::DT_REG
+            && let Some(d) = device
+        {
+            bytes[type_at] = d;
+            changed = true;
+        }
+        at += reclen;
+    }
+    if changed {
+        let _ = tracee::write(ctx.tid, buf, &bytes);
+    }
 }
 
 fn remove(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {

@@ -31,4 +31,6 @@ pub trait Session: Sync {
     fn apply(&self, op: &Op<'_>) -> Answer;
     /// Do untouched files show their real owner (`--unknown-is-real`)?
     fn unknown_is_real(&self) -> bool;
+    /// The shared table, to read without asking (None: ask with `apply`).
+    fn table(&self) -> Option<fakebox_proto::shm::Table>;
 }

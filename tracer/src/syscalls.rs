@@ -24,6 +24,8 @@ pub enum Family {
     Identity,
     /// access checks answered as the fake identity would.
     Access,
+    /// Directory reads: a recorded device node's entry gets its type (at the call's exit).
+    Dirents,
     /// Newer than this table: let through, but logged.
     Unknown,
 }
@@ -121,6 +123,8 @@ pub const TABLE: &[Sys] = &[
     s(libc::SYS_access, "access", Access),
     s(libc::SYS_faccessat, "faccessat", Access),
     s(libc::SYS_faccessat2, "faccessat2", Access),
+    s(libc::SYS_getdents64, "getdents64", Dirents),
+    s(libc::SYS_getdents, "getdents", Dirents),
 ];
 
 pub const SYS_FCHMODAT2: c_long = 452;

@@ -53,6 +53,10 @@ impl Shared {
         &self.table
     }
 
+    pub fn mapping(&self) -> (usize, usize) {
+        (self.base as usize, self.len)
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.memfd.as_file().as_fd()
     }

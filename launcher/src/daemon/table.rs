@@ -68,6 +68,11 @@ impl Table {
         Ok(Table { journal: None, shared, overflow: HashMap::new(), xattrs: HashMap::new(), unknown_is_real })
     }
 
+    /// The shared table's mapping in this process (address, length).
+    pub fn mapping(&self) -> (usize, usize) {
+        self.shared.mapping()
+    }
+
     /// The memfd clients map (read-only).
     pub fn memfd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.shared.fd()
