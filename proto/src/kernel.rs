@@ -53,6 +53,16 @@ pub fn to_stat(stx: &libc::statx, f: &Fake) -> libc::stat {
     st
 }
 
+/// The directory-entry type a recorded device node has (d_type), where the disk says
+/// "regular file" for its placeholder; None for anything else.
+pub fn device_dtype(recorded_mode: u32) -> Option<u8> {
+    match recorded_mode & crate::inode::mode::IFMT {
+        crate::inode::mode::IFCHR => Some(libc::DT_CHR),
+        crate::inode::mode::IFBLK => Some(libc::DT_BLK),
+        _ => None,
+    }
+}
+
 /// The raw bytes of a plain C struct, to copy into another process.
 pub fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     // SAFETY: T is a plain C struct (stat, statx); reading its bytes is always valid.

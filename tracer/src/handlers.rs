@@ -437,11 +437,7 @@ fn dirents(ctx: &mut Ctx<'_>, fd: u64, buf: u64, old: bool, len: usize) {
         }
         let ino = u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
         let type_at = if old { at + reclen - 1 } else { at + 18 };
-        let device = match t.lookup(fakebox_proto::Key { dev, ino }).map(|r| r.mode & mode::IFMT) {
-            Some(mode::IFCHR) => Some(libc::DT_CHR),
-            Some(mode::IFBLK) => Some(libc::DT_BLK),
-            _ => None,
-        };
+        let device = t.lookup(fakebox_proto::Key { dev, ino }).and_then(|r| kernel::device_dtype(r.mode));
         if bytes[type_at] == libc::DT_REG
             && let Some(d) = device
         {

@@ -200,11 +200,7 @@ fn entry_type(dir: *mut c_void, ino: u64, d_type: u8) -> Option<u8> {
     let fd = unsafe { libc::dirfd(dir as *mut libc::DIR) };
     let dev = fake::see_fd(fd).ok()?.real.key.dev;
     let r = t.lookup(fakebox_proto::Key { dev, ino })?;
-    match r.mode & fakebox_proto::inode::mode::IFMT {
-        fakebox_proto::inode::mode::IFCHR => Some(libc::DT_CHR),
-        fakebox_proto::inode::mode::IFBLK => Some(libc::DT_BLK),
-        _ => None,
-    }
+    fakebox_proto::kernel::device_dtype(r.mode)
 }
 
 pub unsafe fn readdir(dir: *mut c_void) -> *mut libc::dirent {
