@@ -6,7 +6,6 @@
 use fakebox_proto::env as vars;
 use fakebox_proto::{Op, Reply, wire};
 use std::ffi::{CString, OsString};
-use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 
@@ -78,15 +77,10 @@ fn attach() -> Result<(), String> {
     // SAFETY: gettid cannot fail.
     let tid = unsafe { libc::gettid() };
     let mut s = UnixStream::connect(&sock).map_err(|e| format!("cannot reach the session's tracer: {e}"))?;
-    let mut buf = vec![0u8; 256];
-    let n = wire::encode(&Op::Attach { tid, uid, gid }, &mut buf).map_err(|_| "message too long")?;
-    s.write_all(&buf[..n]).map_err(|e| e.to_string())?;
-    let mut h = [0u8; 4];
-    s.read_exact(&mut h).map_err(|e| format!("the daemon did not answer: {e}"))?;
-    let len = wire::body_len(h).map_err(|_| "bad answer")?;
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).map_err(|e| e.to_string())?;
-    match wire::decode::<Reply<'_>>(&body).map_err(|_| "bad answer")? {
+    let mut buf = Vec::new();
+    let len = wire::round_trip(&mut s, &Op::Attach { tid, uid, gid }, &mut buf)
+        .map_err(|e| format!("the tracer did not answer: {e}"))?;
+    match wire::decode::<Reply<'_>>(&buf[..len]).map_err(|_| "bad answer")? {
         Reply::Bytes(filter) => {
             fakebox_tracer::filter::install(filter).map_err(|e| format!("cannot install the seccomp filter: {e}"))
         }

@@ -194,7 +194,7 @@ impl fakebox_tracer::Session for Remote {
     fn apply(&self, op: &fakebox_proto::Op<'_>) -> fakebox_tracer::Answer {
         use fakebox_proto::{Op, Reply, wire};
         use fakebox_tracer::Answer;
-        use std::io::{Read, Write};
+
         if let (Op::Lookup { real }, Some((base, len))) = (op, self.table) {
             // SAFETY: our read-only mapping of the table, never unmapped.
             let view = unsafe { fakebox_proto::shm::Table::open(base as *const u8, len) }.and_then(|t| t.view(real));
@@ -203,14 +203,9 @@ impl fakebox_tracer::Session for Remote {
             }
         }
         let mut s = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let mut buf = vec![0u8; wire::MAX_FRAME + 4];
+        let mut buf = Vec::new();
         let r = (|| {
-            let n = wire::encode(op, &mut buf).ok()?;
-            s.write_all(&buf[..n]).ok()?;
-            let mut h = [0u8; 4];
-            s.read_exact(&mut h).ok()?;
-            let len = wire::body_len(h).ok()?;
-            s.read_exact(&mut buf[..len]).ok()?;
+            let len = wire::round_trip(&mut *s, op, &mut buf).ok()?;
             Some(match wire::decode::<Reply<'_>>(&buf[..len]).ok()? {
                 Reply::Attrs(f) => Answer::Attrs(f),
                 Reply::Done => Answer::Done,
@@ -334,8 +329,7 @@ pub fn preload_library() -> Result<PathBuf, Failure> {
     if let Some(p) = candidates.iter().find(|p| p.is_file()) {
         return Ok(p.canonicalize().unwrap_or_else(|_| p.clone()));
     }
-    let hash =
-        EMBEDDED_LIB.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3));
+    let hash = host::fnv64(EMBEDDED_LIB);
     let path = host::base_dir()?.join(format!("libfakebox-{hash:016x}.so"));
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == EMBEDDED_LIB.len() as u64) {
         return Ok(path);

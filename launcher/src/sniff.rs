@@ -16,13 +16,6 @@ pub enum Need {
     Refuse(String),
 }
 
-struct FileAt<'a>(&'a File);
-impl elf::ReadAt for FileAt<'_> {
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
-        self.0.read_at(buf, offset).unwrap_or(0)
-    }
-}
-
 /// Finds `cmd` the way execvp would, in `path` (the PATH the command will see).
 pub fn resolve(cmd: &OsStr, path: Option<&OsStr>) -> Option<PathBuf> {
     if cmd.as_bytes().contains(&b'/') {
@@ -48,7 +41,7 @@ fn need_depth(file: &Path, path: Option<&OsStr>, depth: u32) -> std::io::Result<
     let mut head = [0u8; 4096];
     let n = f.read_at(&mut head, 0)?;
     let head = &head[..n];
-    match elf::classify(head, &mut FileAt(&f)) {
+    match elf::classify(head, &mut &f) {
         Exec::Elf(e) if e.preload_reaches() => Ok(Need::Preload),
         Exec::Elf(e) if !e.class64 => Ok(Need::Refuse(format!(
             "{} is a 32-bit program: the tracer does not fake the i386 ABI, so it does not run",
@@ -76,7 +69,7 @@ pub fn foreign_loader(file: &Path) -> bool {
     let Ok(f) = File::open(file) else { return false };
     let mut head = [0u8; 4096];
     let n = f.read_at(&mut head, 0).unwrap_or(0);
-    matches!(elf::classify(&head[..n], &mut FileAt(&f)), Exec::Elf(e) if matches!(e.interp, elf::Interp::Musl | elf::Interp::Other))
+    matches!(elf::classify(&head[..n], &mut &f), Exec::Elf(e) if matches!(e.interp, elf::Interp::Musl | elf::Interp::Other))
 }
 
 #[cfg(test)]

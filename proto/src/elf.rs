@@ -84,6 +84,12 @@ impl ReadAt for &[u8] {
     }
 }
 
+impl ReadAt for &std::fs::File {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
+        std::os::unix::fs::FileExt::read_at(*self, buf, offset).unwrap_or(0)
+    }
+}
+
 const PT_INTERP: u32 = 3;
 const PT_NOTE: u32 = 4;
 const ET_DYN: u16 = 3;

@@ -346,10 +346,11 @@ impl<'s> Engine<'s> {
 
 /// The new program's ELF class and whether its environment preloads our library.
 fn sniff(pid: i32, lib: &[u8]) -> (Option<elf::Elf>, bool) {
-    let class = std::fs::read(format!("/proc/{pid}/exe")).ok().and_then(|bytes| {
-        let head = &bytes[..bytes.len().min(4096)];
-        let mut all: &[u8] = &bytes;
-        match elf::classify(head, &mut all) {
+    // The headers only, not the whole program.
+    let class = std::fs::File::open(format!("/proc/{pid}/exe")).ok().and_then(|f| {
+        let mut head = [0u8; 4096];
+        let n = elf::ReadAt::read_at(&mut &f, 0, &mut head);
+        match elf::classify(&head[..n], &mut &f) {
             Exec::Elf(e) => Some(e),
             _ => None,
         }

@@ -11,7 +11,6 @@ use super::server::Daemon;
 use super::state;
 use crate::session::{EXIT_FAILURE, Failure};
 use fakebox_proto::{Op, Reply, wire};
-use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -51,7 +50,7 @@ fn absolute(state: &Path) -> Result<PathBuf, Failure> {
     Ok(parent.join(name))
 }
 
-fn fnv64(b: &[u8]) -> u64 {
+pub fn fnv64(b: &[u8]) -> u64 {
     b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3))
 }
 
@@ -88,15 +87,9 @@ pub fn join(state: &Path, unknown_is_real: bool) -> Result<(PathBuf, UnixStream)
 }
 
 fn ask(s: &mut UnixStream, op: &Op<'_>) -> Option<Reply<'static>> {
-    let mut buf = [0u8; 64];
-    let n = wire::encode(op, &mut buf).ok()?;
-    s.write_all(&buf[..n]).ok()?;
-    let mut h = [0u8; 4];
-    s.read_exact(&mut h).ok()?;
-    let len = wire::body_len(h).ok()?;
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).ok()?;
-    match wire::decode::<Reply<'_>>(&body).ok()? {
+    let mut buf = Vec::new();
+    let len = wire::round_trip(s, op, &mut buf).ok()?;
+    match wire::decode::<Reply<'_>>(&buf[..len]).ok()? {
         Reply::Done => Some(Reply::Done),
         Reply::Errno(e) => Some(Reply::Errno(e)),
         _ => None,

@@ -232,14 +232,10 @@ mod tests {
     }
 
     fn ask(s: &mut UnixStream, op: &Op<'_>) -> std::io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; 1024];
-        let n = wire::encode(op, &mut buf).unwrap();
-        s.write_all(&buf[..n])?;
-        let mut h = [0u8; 4];
-        s.read_exact(&mut h)?;
-        let mut body = vec![0u8; wire::body_len(h).unwrap()];
-        s.read_exact(&mut body)?;
-        Ok(body)
+        let mut buf = Vec::new();
+        let len = wire::round_trip(s, op, &mut buf)?;
+        buf.truncate(len);
+        Ok(buf)
     }
 
     #[test]
