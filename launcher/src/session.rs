@@ -161,17 +161,22 @@ struct Remote {
     unknown_is_real: bool,
     /// The shared table's mapping (address, length), if it could be mapped.
     table: Option<(usize, usize)>,
+    /// Its memfd, kept open for the agents of traced programs.
+    table_fd: Option<OwnedFd>,
 }
 
 impl Remote {
     fn new(mut conn: std::os::unix::net::UnixStream, unknown_is_real: bool) -> Remote {
-        let table = map_table(&mut conn).ok();
-        Remote { conn: std::sync::Mutex::new(conn), unknown_is_real, table }
+        let (table, table_fd) = match map_table(&mut conn) {
+            Ok((fd, mapping)) => (Some(mapping), Some(fd)),
+            Err(_) => (None, None),
+        };
+        Remote { conn: std::sync::Mutex::new(conn), unknown_is_real, table, table_fd }
     }
 }
 
 /// Asks for the shared table's memfd on `conn` and maps it read-only.
-fn map_table(conn: &mut std::os::unix::net::UnixStream) -> Result<(usize, usize), i32> {
+fn map_table(conn: &mut std::os::unix::net::UnixStream) -> Result<(OwnedFd, (usize, usize)), i32> {
     use fakebox_proto::{Op, Reply, fdpass, wire};
     use std::io::{Read, Write};
     let mut buf = [0u8; 32];
@@ -185,7 +190,10 @@ fn map_table(conn: &mut std::os::unix::net::UnixStream) -> Result<(usize, usize)
     let mut body = vec![0u8; len];
     conn.read_exact(&mut body).map_err(|_| libc::EIO)?;
     match wire::decode::<Reply<'_>>(&body) {
-        Ok(Reply::Done) => fdpass::map_readonly(fd.as_raw_fd()),
+        Ok(Reply::Done) => {
+            let mapping = fdpass::map_readonly(fd.as_raw_fd())?;
+            Ok((fd, mapping))
+        }
         _ => Err(libc::EPROTO),
     }
 }
@@ -224,6 +232,10 @@ impl fakebox_tracer::Session for Remote {
         let (base, len) = self.table?;
         // SAFETY: our read-only mapping of the table, never unmapped.
         unsafe { fakebox_proto::shm::Table::open(base as *const u8, len) }
+    }
+
+    fn table_fd(&self) -> Option<i32> {
+        self.table_fd.as_ref().map(|f| f.as_raw_fd())
     }
 }
 
@@ -313,6 +325,11 @@ impl fakebox_tracer::Session for InProcess {
         let (base, len) = t.mapping();
         // SAFETY: the daemon's own mapping, which lives as long as the daemon.
         unsafe { fakebox_proto::shm::Table::open(base as *const u8, len) }
+    }
+
+    fn table_fd(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        Some(self.0.table.lock().unwrap_or_else(|p| p.into_inner()).memfd().as_raw_fd())
     }
 }
 

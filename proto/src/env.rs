@@ -25,5 +25,9 @@ pub const ATTACH: &str = "FAKEBOX_ATTACH";
 /// (`fakebox __attach PATH ARGV...`) without changing its pid.
 pub const EXE: &str = "FAKEBOX_EXE";
 
+/// `off`: traced programs get no agent and stay traced, so every call stops in the tracer (for
+/// comparison and diagnosis; read by the launcher only).
+pub const AGENT: &str = "FAKEBOX_AGENT";
+
 /// Every variable the session owns, in the order exec hooks write them back.
 pub const ALL: [&str; 8] = [SOCKET, LIB, IDS, LOG, LOG_FILE, TRACER, EXE, ATTACH];

@@ -1,8 +1,10 @@
 //! What a fake inode is.
+#[cfg(feature = "std")]
 use serde::{Deserialize, Serialize};
 
 /// An inode's identity on this machine: device and inode number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
 pub struct Key {
     pub dev: u64,
     pub ino: u64,
@@ -10,14 +12,16 @@ pub struct Key {
 
 /// The birth time of an inode (statx `STATX_BTIME`), which tells two incarnations of one
 /// inode number apart. `None` where the filesystem does not report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
 pub struct Birth {
     pub sec: i64,
     pub nsec: u32,
 }
 
 /// An inode as the kernel reports it to the client that asks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
 pub struct Real {
     pub key: Key,
     pub birth: Option<Birth>,
@@ -30,7 +34,8 @@ pub struct Real {
 }
 
 /// An inode as the session sees it: what stat-like calls report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
 pub struct Fake {
     pub uid: u32,
     pub gid: u32,

@@ -29,18 +29,23 @@ pub fn patch_statx(stx: &mut libc::statx, f: &Fake) {
     stx.stx_rdev_minor = libc::minor(f.rdev);
 }
 
-/// A struct stat (x86_64; the same layout as stat64) from a statx and the session's view.
-pub fn to_stat(stx: &libc::statx, f: &Fake) -> libc::stat {
-    // SAFETY: struct stat is plain data; all-zero is a valid value (and what the kernel
-    // leaves in the padding).
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    st.st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
-    st.st_ino = stx.stx_ino;
-    st.st_nlink = u64::from(stx.stx_nlink);
+/// The session's view written over a struct stat the kernel filled.
+pub fn patch_stat(st: &mut libc::stat, f: &Fake) {
     st.st_mode = f.mode;
     st.st_uid = f.uid;
     st.st_gid = f.gid;
     st.st_rdev = f.rdev;
+}
+
+/// A struct stat (x86_64; the same layout as stat64) from a statx and the session's view.
+pub fn to_stat(stx: &libc::statx, f: &Fake) -> libc::stat {
+    // SAFETY: struct stat is plain data; all-zero is a valid value (and what the kernel
+    // leaves in the padding).
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    st.st_dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+    st.st_ino = stx.stx_ino;
+    st.st_nlink = u64::from(stx.stx_nlink);
+    patch_stat(&mut st, f);
     st.st_size = stx.stx_size as i64;
     st.st_blksize = i64::from(stx.stx_blksize);
     st.st_blocks = stx.stx_blocks as i64;
@@ -66,7 +71,7 @@ pub fn device_dtype(recorded_mode: u32) -> Option<u8> {
 /// The raw bytes of a plain C struct, to copy into another process.
 pub fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     // SAFETY: T is a plain C struct (stat, statx); reading its bytes is always valid.
-    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+    unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()) }
 }
 
 /// What the session makes of a stat structure the kernel filled without a birth time

@@ -12,7 +12,7 @@
 #![allow(unsafe_code)]
 
 use crate::{Birth, Key};
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
+use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
 
 pub const MAGIC: u64 = 0x3130_4d48_5342_4642; // "FBSHM01" little-endian, plus a version byte
 pub const HEADER: usize = 4096;
@@ -57,8 +57,8 @@ struct Slot {
     rdev: AtomicU64,
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == SLOT);
-const _: () = assert!(std::mem::size_of::<Header>() <= HEADER);
+const _: () = assert!(core::mem::size_of::<Slot>() == SLOT);
+const _: () = assert!(core::mem::size_of::<Header>() <= HEADER);
 
 const EMPTY: u32 = 0;
 const LIVE: u32 = 1;
@@ -193,7 +193,7 @@ impl Table {
         loop {
             let s1 = s.seq.load(Ordering::Acquire);
             if s1 & 1 != 0 {
-                std::hint::spin_loop();
+                core::hint::spin_loop();
                 continue;
             }
             let state = s.state.load(Ordering::Relaxed);
@@ -224,7 +224,7 @@ impl Table {
         loop {
             let g = moving.load(Ordering::Acquire);
             if g & 1 != 0 {
-                std::hint::spin_loop();
+                core::hint::spin_loop();
                 continue;
             }
             if let Some(r) = self.probe(key).1 {
@@ -343,12 +343,25 @@ impl Table {
     /// default view of a file never touched. None: ask the daemon (a stale record, which
     /// it drops, or a miss in a table that overflowed).
     pub fn view(&self, real: &crate::Real) -> Option<crate::Fake> {
+        self.view_lazy(real, || real.birth)
+    }
+
+    /// [`Table::view`] of an inode seen without its birth time (a `struct stat`):
+    /// `birth` fetches it, and is called only when the record has one to compare.
+    pub fn view_lazy(&self, real: &crate::Real, birth: impl FnOnce() -> Option<Birth>) -> Option<crate::Fake> {
         match self.lookup(real.key) {
-            Some(r) if !crate::inode::is_stale(r.mode, r.birth, real) => {
-                Some(crate::Fake { uid: r.uid, gid: r.gid, mode: r.mode, rdev: r.rdev })
+            Some(r) => {
+                let seen = crate::Real { birth: if r.birth.is_some() { birth() } else { real.birth }, ..*real };
+                // A stale record is the daemon's to drop: ask it.
+                (!crate::inode::is_stale(r.mode, r.birth, &seen)).then_some(crate::Fake {
+                    uid: r.uid,
+                    gid: r.gid,
+                    mode: r.mode,
+                    rdev: r.rdev,
+                })
             }
             None if self.complete() => Some(crate::inode::default_view(real, self.unknown_is_real())),
-            _ => None,
+            None => None,
         }
     }
 
@@ -520,7 +533,7 @@ mod tests {
             seen
         });
         while !started.load(Ordering::Acquire) {
-            std::hint::spin_loop();
+            core::hint::spin_loop();
         }
         for i in 0..200_000u32 {
             t.set(Key { dev: 3, ino: 3 }, &Record { uid: i, gid: i * 2, mode: 0, rdev: 0, birth: None, xattrs: false })

@@ -228,6 +228,56 @@ int main(int argc, char **argv) {
         printf("int80 chown32: %ld\n", r);
         return r == 0 ? 0 : 1;
     }
+    if (!strcmp(op, "ids")) {
+        uid_t r, e, sv;
+        getresuid(&r, &e, &sv);
+        printf("%d %d %d %d\n", (int)r, (int)e, (int)sv, (int)getgid());
+        return 0;
+    }
+    if (!strcmp(op, "setuid-fork-exec") && argc == 3) {
+        /* Fake ids set here survive a fork and an exec of a traced program. */
+        if (setgid(77) || setuid(1000)) { perror("setid"); return 1; }
+        pid_t c = fork();
+        if (c == 0) {
+            execl(argv[2], argv[2], "ids", (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        waitpid(c, &st, 0);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+    if (!strcmp(op, "full-mask-stat") && argc == 3) {
+        /* Every signal blocked (SIGSYS among them, as far as the program knows), then a
+           stat and a chown; and a SIGSYS action set here reads back as set. */
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        struct stat s;
+        if (lstat(argv[2], &s)) { perror("lstat"); return 1; }
+        printf("stat under a full mask: %d\n", (int)s.st_uid);
+        if (chown(argv[2], 5, 6) || lstat(argv[2], &s)) { perror("chown"); return 1; }
+        printf("chown under a full mask: %d:%d\n", (int)s.st_uid, (int)s.st_gid);
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sig;
+        sigaction(SIGSYS, &sa, NULL);
+        sigaction(SIGSYS, NULL, &old);
+        printf("SIGSYS action kept: %s\n", old.sa_handler == on_sig ? "yes" : "no");
+        return 0;
+    }
+    if (!strcmp(op, "raise-sys")) {
+        /* A SIGSYS the program raises itself acts as it would without fakebox. */
+        raise(SIGSYS);
+        return 1;
+    }
+    if (!strcmp(op, "exec-fails-then-chown") && argc == 3) {
+        execl("/nonexistent/program", "x", (char *)NULL);
+        int e = errno;
+        struct stat s;
+        if (chown(argv[2], 9, 10) || stat(argv[2], &s)) { perror("chown"); return 1; }
+        printf("%s; then %d:%d\n", strerror(e), (int)s.st_uid, (int)s.st_gid);
+        return 0;
+    }
     fprintf(stderr, "bad op %s\n", op);
     return 2;
 }
@@ -776,6 +826,39 @@ fn int80_from_a_64_bit_program_never_runs_unfaked() {
              [ \"$(stat -c %u:%g f)\" = \"$(id -u):$(id -g)\" ] && echo real owner kept || stat -c %u:%g f"
         ),
     );
+}
+
+#[test]
+fn fake_ids_survive_fork_and_exec_of_static_programs() {
+    // The ids live in the process (its agent), so a fork and an exec keep them.
+    let t = tool();
+    Case::new("fake_ids_survive_fork_and_exec_of_static_programs")
+        .check("1000 1000 1000 77", &format!("{t} setuid-fork-exec {t}"));
+}
+
+#[test]
+fn a_full_signal_mask_does_not_lose_the_fake() {
+    // The agent's SIGSYS must never be blocked (a trap while it is, kills), and the
+    // program's own SIGSYS action reads back as it set it.
+    let t = tool();
+    Case::new("a_full_signal_mask_does_not_lose_the_fake").check(
+        "stat under a full mask: 0\nchown under a full mask: 5:6\nSIGSYS action kept: yes",
+        &format!("touch f; {t} full-mask-stat f"),
+    );
+}
+
+#[test]
+fn a_raised_sigsys_acts_as_without_fakebox() {
+    let t = tool();
+    Case::new("a_raised_sigsys_acts_as_without_fakebox")
+        .check_outer("159", &format!("\"$FB\" run -- {t} raise-sys; echo $?"));
+}
+
+#[test]
+fn a_failed_exec_leaves_the_program_faked() {
+    let t = tool();
+    Case::new("a_failed_exec_leaves_the_program_faked")
+        .check("No such file or directory; then 9:10", &format!("touch f; {t} exec-fails-then-chown f"));
 }
 
 #[test]

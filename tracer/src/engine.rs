@@ -8,13 +8,18 @@
 //! repeats the signal until answered, so a signal that lands just before waitpid blocks
 //! costs a short delay, never a lost request.
 use crate::Session;
+use crate::agent;
 use crate::handlers::{self, Action, Ctx, Ids, Pending};
+use crate::supervisor::{self, Hold, Listener};
 use crate::tracee;
+use fakebox_proto::agent as contract;
 use fakebox_proto::elf::{self, Exec};
 use fakebox_proto::ids::Cred;
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 /// A process asking to be traced from its next exec on (see `fakebox __attach`).
 pub struct AttachRequest {
@@ -37,9 +42,14 @@ extern "C" fn on_wake(_: libc::c_int) {}
 /// Wakes the tracer thread (after queueing an attach request); call again if no answer
 /// comes soon.
 pub fn wake() {
-    let tid = TRACER_TID.load(Ordering::Acquire);
+    interrupt(TRACER_TID.load(Ordering::Acquire));
+}
+
+/// Interrupts the blocking call of one of this process's threads (the tracer's waitpid,
+/// a supervisor's wait for a request).
+pub fn interrupt(tid: i32) {
     if tid > 0 {
-        // SAFETY: a signal to our own process's tracer thread.
+        // SAFETY: a signal to a thread of our own process, whose handler does nothing.
         unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, wake_signal()) };
     }
 }
@@ -69,9 +79,14 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
 
 struct Task {
     tgid: i32,
+    /// The agent's filter is stacked on this process (it outlives exec): every program
+    /// it runs needs an agent, in MODE_PASS where the preload library fakes it.
+    agent_filter: bool,
     /// The preload library runs in this process: let its calls through untouched, so
     /// that nothing is faked twice.
     preloaded: bool,
+    /// Let go of it at its next stop (its announced exec failed).
+    release: bool,
     pending: Option<Pending>,
 }
 
@@ -84,6 +99,44 @@ pub struct Engine<'s> {
     default_ids: Ids,
     /// The preload library's path: a process whose LD_PRELOAD names it is preloaded.
     lib: Vec<u8>,
+    /// What an agent that fakes needs; None: traced programs get none (and stay traced).
+    agent: Option<AgentSetup>,
+    /// Requests of the supervisors.
+    holds: (Sender<Hold>, Receiver<Hold>),
+    /// Listeners of filters the agents stacked, not yet served.
+    new_listeners: Vec<OwnedFd>,
+}
+
+/// What became of a process at its exec.
+enum Placed {
+    /// It stays traced (or was killed).
+    Not,
+    /// An agent is in place: let go of it.
+    Agent,
+    /// It ended meanwhile (its wait status).
+    Ended(i32),
+}
+
+/// Made once per session: the agent's filter and where it finds the table.
+struct AgentSetup {
+    filter: Vec<u8>,
+    table_path: String,
+    table_len: u64,
+}
+
+impl AgentSetup {
+    fn new(session: &dyn Session) -> Option<AgentSetup> {
+        if std::env::var_os(fakebox_proto::env::AGENT).is_some_and(|v| v == "off") {
+            return None;
+        }
+        let table = session.table()?;
+        let fd = session.table_fd()?;
+        Some(AgentSetup {
+            filter: crate::filter::bytes(&crate::filter::agent_program()),
+            table_path: format!("/proc/{}/fd/{fd}", std::process::id()),
+            table_len: fakebox_proto::shm::size_for(table.capacity()) as u64,
+        })
+    }
 }
 
 fn ptrace(req: libc::c_uint, tid: i32, data: usize) -> i64 {
@@ -99,10 +152,24 @@ impl<'s> Engine<'s> {
         lib: Vec<u8>,
         log: Option<fn(std::fmt::Arguments<'_>)>,
     ) -> Engine<'s> {
+        // The handler first: a wake-up signal that found none would kill the launcher.
+        install_wake_handler();
         // SAFETY: gettid cannot fail.
         TRACER_TID.store(unsafe { libc::gettid() }, Ordering::Release);
         let default_ids = Ids::new(Cred::all(uid), Cred::all(gid));
-        Engine { session, log, tasks: HashMap::new(), ids: HashMap::new(), default_ids, lib }
+        let agent = AgentSetup::new(session);
+        let holds = std::sync::mpsc::channel();
+        Engine {
+            session,
+            log,
+            tasks: HashMap::new(),
+            ids: HashMap::new(),
+            default_ids,
+            lib,
+            agent,
+            holds,
+            new_listeners: Vec::new(),
+        }
     }
 
     fn say(&self, args: std::fmt::Arguments<'_>) {
@@ -120,7 +187,7 @@ impl<'s> Engine<'s> {
         }
         let tgid = tracee::tgid_of(tid).unwrap_or(tid);
         // Until it execs, the process runs the preload library (it asked from there).
-        self.tasks.insert(tid, Task { tgid, preloaded: true, pending: None });
+        self.tasks.insert(tid, Task { tgid, preloaded: true, agent_filter: false, release: false, pending: None });
         self.ids.insert(tgid, ids);
         Ok(())
     }
@@ -134,35 +201,100 @@ impl<'s> Engine<'s> {
     /// Runs until `top` (the session's command, our child, traced or not) ends; returns
     /// its exit status as a shell reports it (128+N for signal N).
     pub fn run(&mut self, top: i32, attach: &Receiver<AttachRequest>) -> i32 {
-        install_wake_handler();
-        loop {
-            while let Ok(req) = attach.try_recv() {
-                self.attach(req);
+        let (session, log) = (self.session, self.log);
+        let to_engine = self.holds.0.clone();
+        let reaper = supervisor::Reaper::new().ok();
+        std::thread::scope(|scope| {
+            if let Some(r) = &reaper {
+                let _ = std::thread::Builder::new().name("fakebox-reaper".into()).spawn_scoped(scope, || r.run());
             }
-            let mut status = 0;
-            // A traced program that stops often (a stat storm) stops again within a few
-            // microseconds: look for that stop for a moment before sleeping, which spares
-            // both sides the wake-up of an idle CPU.
-            let mut pid = 0;
-            for _ in 0..SPIN {
-                // SAFETY: waitpid on our children and tracees.
-                pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
-                if pid != 0 {
-                    break;
+            let mut unwatched: Vec<Arc<Listener>> = Vec::new();
+            let code = loop {
+                for fd in self.new_listeners.drain(..) {
+                    let l = Arc::new(Listener::new(fd));
+                    match &reaper {
+                        Some(r) => r.watch(Arc::clone(&l)),
+                        None => unwatched.push(Arc::clone(&l)),
+                    }
+                    let to_engine = to_engine.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("fakebox-supervisor".into())
+                        .stack_size(256 * 1024)
+                        .spawn_scoped(scope, move || supervisor::serve(&l, session, &to_engine, log));
                 }
-            }
-            if pid == 0 {
-                // SAFETY: as above.
-                pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
-            }
-            if pid < 0 {
-                if std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-                    return 125; // cannot happen while `top` lives
+                if let Some(code) = self.step(top, attach) {
+                    break code;
                 }
-                continue; // EINTR: an attach request
+            };
+            // The session is over: whatever still runs loses its supervisor (its requests
+            // fail with ENOSYS, as they would have with no tracer).
+            if let Some(r) = &reaper {
+                r.stop();
+                unwatched.extend(r.all());
             }
-            if let Some(code) = self.event(pid, status, top) {
-                return code;
+            for l in &unwatched {
+                l.stop();
+            }
+            code
+        })
+    }
+
+    /// Serves the requests that wait, then handles one wait status; returns the
+    /// session's exit code when `top` ended.
+    fn step(&mut self, top: i32, attach: &Receiver<AttachRequest>) -> Option<i32> {
+        while let Ok(req) = attach.try_recv() {
+            self.attach(req);
+        }
+        while let Ok(h) = self.holds.1.try_recv() {
+            self.hold(h);
+        }
+        let mut status = 0;
+        // A traced program that stops often (a stat storm) stops again within a few
+        // microseconds: look for that stop for a moment before sleeping, which spares
+        // both sides the wake-up of an idle CPU.
+        let mut pid = 0;
+        for _ in 0..SPIN {
+            // SAFETY: waitpid on our children and tracees.
+            pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
+            if pid != 0 {
+                break;
+            }
+        }
+        if pid == 0 {
+            // SAFETY: as above.
+            pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        }
+        if pid < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+                return Some(125); // cannot happen while `top` lives
+            }
+            return None; // EINTR: a request
+        }
+        self.event(pid, status, top)
+    }
+
+    /// A supervisor's request: hold a process for its exec, or let go of it again.
+    fn hold(&mut self, h: Hold) {
+        match h {
+            Hold::Exec { tid, tgid, ids, reply } => {
+                let r = if ptrace(libc::PTRACE_SEIZE, tid, OPTIONS as usize) < 0 {
+                    Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EPERM))
+                } else {
+                    self.tasks.insert(
+                        tid,
+                        Task { tgid, preloaded: false, agent_filter: true, release: false, pending: None },
+                    );
+                    self.ids.insert(tgid, ids);
+                    Ok(())
+                };
+                self.say(format_args!("tracer: hold {tid} for its exec: {r:?}"));
+                let _ = reply.send(r);
+            }
+            Hold::Release { tid } => {
+                if let Some(t) = self.tasks.get_mut(&tid) {
+                    t.release = true;
+                    ptrace(libc::PTRACE_INTERRUPT, tid, 0);
+                }
             }
         }
     }
@@ -186,21 +318,30 @@ impl<'s> Engine<'s> {
         if !self.tasks.contains_key(&pid) {
             // A new thread or child whose stop came before its parent's event.
             let tgid = tracee::tgid_of(pid).unwrap_or(pid);
-            let preloaded = self.tasks.values().find(|t| t.tgid == tgid).is_some_and(|t| t.preloaded);
-            self.tasks.insert(pid, Task { tgid, preloaded, pending: None });
+            let kin = self.tasks.values().find(|t| t.tgid == tgid);
+            let (preloaded, agent_filter) = kin.map_or((false, false), |t| (t.preloaded, t.agent_filter));
+            self.tasks.insert(pid, Task { tgid, preloaded, agent_filter, release: false, pending: None });
         }
         let sig = libc::WSTOPSIG(status);
         let event = (status >> 16) & 0xff;
+        if self.tasks.get(&pid).is_some_and(|t| t.release) {
+            let pass = if event == 0 && sig != (libc::SIGTRAP | 0x80) { sig } else { 0 };
+            self.let_go(pid, pass);
+            return None;
+        }
         match event {
             libc::PTRACE_EVENT_SECCOMP => self.seccomp(pid),
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
                 self.new_task(pid);
                 ptrace(libc::PTRACE_CONT, pid, 0);
             }
-            libc::PTRACE_EVENT_EXEC => {
-                self.exec(pid);
-                ptrace(libc::PTRACE_CONT, pid, 0);
-            }
+            libc::PTRACE_EVENT_EXEC => match self.exec(pid) {
+                Placed::Not => {
+                    ptrace(libc::PTRACE_CONT, pid, 0);
+                }
+                Placed::Agent => self.let_go(pid, 0),
+                Placed::Ended(status) => return self.event(pid, status, top),
+            },
             libc::PTRACE_EVENT_STOP => {
                 if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
                     ptrace(libc::PTRACE_LISTEN, pid, 0); // a group-stop: stay stopped
@@ -223,6 +364,16 @@ impl<'s> Engine<'s> {
         None
     }
 
+    /// Stops tracing `pid` (stopped), passing `sig` on.
+    fn let_go(&mut self, pid: i32, sig: i32) {
+        ptrace(libc::PTRACE_DETACH, pid, sig as usize);
+        if let Some(t) = self.tasks.remove(&pid)
+            && !self.tasks.values().any(|o| o.tgid == t.tgid)
+        {
+            self.ids.remove(&t.tgid);
+        }
+    }
+
     fn new_task(&mut self, parent: i32) {
         let mut msg: libc::c_ulong = 0;
         if ptrace(libc::PTRACE_GETEVENTMSG, parent, &mut msg as *mut _ as usize) < 0 {
@@ -230,17 +381,20 @@ impl<'s> Engine<'s> {
         }
         let child = msg as i32;
         let Some(p) = self.tasks.get(&parent) else { return };
-        let (ptgid, preloaded) = (p.tgid, p.preloaded);
+        let (ptgid, preloaded, agent_filter) = (p.tgid, p.preloaded, p.agent_filter);
         let tgid = tracee::tgid_of(child).unwrap_or(child);
         if tgid != ptgid {
             let ids = self.ids.get(&ptgid).cloned().unwrap_or_else(|| self.default_ids.clone());
             self.ids.insert(tgid, ids);
         }
-        self.tasks.entry(child).or_insert(Task { tgid, preloaded, pending: None });
+        let t =
+            self.tasks.entry(child).or_insert(Task { tgid, preloaded, agent_filter, release: false, pending: None });
+        t.agent_filter |= agent_filter; // its own stop may have come first
     }
 
-    /// After an exec: decide again which mechanism this program needs.
-    fn exec(&mut self, pid: i32) {
+    /// After an exec: decide again which mechanism this program needs, and place the
+    /// agent where it is wanted.
+    fn exec(&mut self, pid: i32) -> Placed {
         let (class, has_lib) = sniff(pid, &self.lib);
         let tgid = tracee::tgid_of(pid).unwrap_or(pid);
         if let Some(e) = class
@@ -252,7 +406,7 @@ impl<'s> Engine<'s> {
             );
             // SAFETY: killing our own tracee.
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            return;
+            return Placed::Not;
         }
         let preloaded = class.is_some_and(|e| e.preload_reaches()) && has_lib;
         self.say(format_args!(
@@ -260,12 +414,67 @@ impl<'s> Engine<'s> {
             class.map_or("non-ELF", |e| e.describe()),
             if preloaded { "the preload library fakes it" } else { "traced" }
         ));
-        let t = self.tasks.entry(pid).or_insert(Task { tgid, preloaded, pending: None });
+        let t = self.tasks.entry(pid).or_insert(Task {
+            tgid,
+            preloaded,
+            agent_filter: false,
+            release: false,
+            pending: None,
+        });
         t.tgid = tgid;
         t.preloaded = preloaded;
         t.pending = None;
+        let stacked = t.agent_filter;
         if !self.ids.contains_key(&tgid) {
             self.ids.insert(tgid, self.default_ids.clone());
+        }
+        self.place_agent(pid, tgid, preloaded, stacked)
+    }
+
+    /// The agent: in a traced program when the table can be mapped; in any program under
+    /// the agent's filter (which traps whether or not an agent is there).
+    fn place_agent(&mut self, pid: i32, tgid: i32, preloaded: bool, stacked: bool) -> Placed {
+        let fake = !preloaded && self.agent.is_some();
+        if !fake && !stacked {
+            return Placed::Not;
+        }
+        let ids = self.ids.get(&tgid).unwrap_or(&self.default_ids).to_agent();
+        let plan = match (&self.agent, fake) {
+            (Some(a), true) => agent::Plan {
+                mode: contract::MODE_FAKE,
+                filter: (!stacked).then_some(a.filter.as_slice()),
+                table: Some((a.table_path.as_str(), a.table_len)),
+                ids,
+            },
+            _ => agent::Plan { mode: contract::MODE_PASS, filter: None, table: None, ids },
+        };
+        match agent::place(pid, tgid, &plan) {
+            Ok(listener) => {
+                self.say(format_args!(
+                    "tracer: {pid}: agent in place ({}); let go",
+                    if fake { "fakes" } else { "passes" }
+                ));
+                self.new_listeners.extend(listener);
+                Placed::Agent
+            }
+            Err(agent::Failed::Ended(status)) => Placed::Ended(status),
+            Err(agent::Failed::Step(what, e)) if stacked => {
+                // The agent's filter would kill it at its first trapped call: stop it, and say so.
+                eprintln!(
+                    "fakebox: cannot place the agent in process {pid} ({what}: {}); it was stopped rather than run without the fake",
+                    std::io::Error::from_raw_os_error(e)
+                );
+                // SAFETY: killing our own tracee.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                Placed::Not
+            }
+            Err(agent::Failed::Step(what, e)) => {
+                self.say(format_args!(
+                    "tracer: {pid}: no agent ({what}: {}); it stays traced",
+                    std::io::Error::from_raw_os_error(e)
+                ));
+                Placed::Not
+            }
         }
     }
 
@@ -321,9 +530,7 @@ impl<'s> Engine<'s> {
                 ptrace(libc::PTRACE_SYSCALL, tid, 0);
             }
             Action::Refuse32 => {
-                eprintln!(
-                    "fakebox: a 32-bit (i386) system call: 32-bit programs are not supported by the tracer; the program was stopped rather than run without the fake"
-                );
+                eprintln!("fakebox: {}", handlers::REFUSED_32);
                 // SAFETY: killing our own tracee.
                 unsafe { libc::kill(tid, libc::SIGKILL) };
             }

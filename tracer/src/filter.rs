@@ -1,14 +1,23 @@
-//! The seccomp-bpf program, built from [`crate::syscalls::TABLE`]: the listed calls (and
-//! every number above the table, and any other ABI) stop in the tracer; everything else
-//! runs at full speed.
-use crate::syscalls::{MAX_KNOWN, TABLE, When};
+//! The seccomp-bpf programs, built from [`crate::syscalls::TABLE`].
+//!
+//! - [`program`], the tracer's: the listed calls (and every number above the table, and
+//!   any other ABI) stop in the tracer; everything else runs at full speed.
+//! - [`agent_program`], stacked on it by the agent (see `fakebox_proto::agent`): the same
+//!   calls, and execs and the signal calls, trap into the agent; its requests go to the
+//!   supervisor.
+//!
+//! In both, a call the agent makes itself (the pass cookie in its sixth argument) runs.
+use crate::syscalls::{AGENT_ALSO, MAX_KNOWN, TABLE, When};
+use fakebox_proto::agent::{COOKIE_PASS, COOKIE_TRACE, RPC_NR};
 
 pub const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
 /// The data the filter attaches to a stop (PTRACE_GETEVENTMSG) when the call came
 /// through another ABI: i386 (`int 0x80`, even from a 64-bit program) or x32.
-pub const DATA_OTHER_ABI: u32 = 1;
+pub const DATA_OTHER_ABI: u32 = fakebox_proto::agent::DATA_OTHER_ABI;
 pub const DATA_X32: u32 = 2;
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+pub const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+pub const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
@@ -30,42 +39,79 @@ fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
-/// The program, instruction by instruction.
+/// The table's calls (with the system call number loaded), each returning `action`,
+/// then every number above the table; what is left runs.
+fn watch(p: &mut Vec<libc::sock_filter>, action: u32, also: &[libc::c_long]) {
+    for s in TABLE {
+        match s.when {
+            When::Always => {
+                p.push(insn(BPF_JEQ_K, 0, 1, s.nr as u32));
+                p.push(insn(BPF_RET_K, 0, 0, action));
+            }
+            When::ArgHas { arg, bits } => {
+                p.push(insn(BPF_JEQ_K, 0, 4, s.nr as u32));
+                p.push(insn(BPF_LD_W_ABS, 0, 0, arg_low(arg)));
+                p.push(insn(BPF_JSET_K, 0, 1, bits));
+                p.push(insn(BPF_RET_K, 0, 0, action));
+                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+            }
+        }
+    }
+    for &nr in also {
+        p.push(insn(BPF_JEQ_K, 0, 1, nr as u32));
+        p.push(insn(BPF_RET_K, 0, 0, action));
+    }
+    p.push(insn(BPF_JGT_K, 0, 1, MAX_KNOWN as u32));
+    p.push(insn(BPF_RET_K, 0, 0, action));
+    p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+}
+
+/// The tracer's program, instruction by instruction.
 pub fn program() -> Vec<libc::sock_filter> {
     let mut p = vec![
         // Another ABI (i386, x32): the tracer refuses it rather than let it run unfaked.
         insn(BPF_LD_W_ABS, 0, 0, ARCH),
         insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE | DATA_OTHER_ABI),
+        // The agent's own call.
+        insn(BPF_LD_W_ABS, 0, 0, arg_low(5)),
+        insn(BPF_JEQ_K, 0, 1, COOKIE_PASS),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE | DATA_X32),
     ];
-    for s in TABLE {
-        match s.when {
-            When::Always => {
-                p.push(insn(BPF_JEQ_K, 0, 1, s.nr as u32));
-                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE));
-            }
-            When::ArgHas { arg, bits } => {
-                p.push(insn(BPF_JEQ_K, 0, 4, s.nr as u32));
-                p.push(insn(BPF_LD_W_ABS, 0, 0, arg_low(arg)));
-                p.push(insn(BPF_JSET_K, 0, 1, bits));
-                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE));
-                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
-            }
-        }
-    }
-    p.push(insn(BPF_JGT_K, 0, 1, MAX_KNOWN as u32));
-    p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE));
-    p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+    watch(&mut p, SECCOMP_RET_TRACE, &[]);
     p
 }
 
-/// The program as bytes (what travels to the process that installs it).
-pub fn program_bytes() -> Vec<u8> {
-    program()
-        .iter()
+/// The agent's program: what the tracer's traces, plus execs and the signal calls, traps
+/// into the agent (SECCOMP_RET_TRAP outranks SECCOMP_RET_TRACE), as does any other ABI;
+/// a request of the agent goes to the supervisor (SECCOMP_RET_USER_NOTIF); the agent's
+/// own calls run; x32 calls are left to the tracer's program (ENOSYS).
+pub fn agent_program() -> Vec<libc::sock_filter> {
+    let mut p = vec![
+        insn(BPF_LD_W_ABS, 0, 0, ARCH),
+        insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRAP),
+        insn(BPF_LD_W_ABS, 0, 0, arg_low(5)),
+        insn(BPF_JEQ_K, 0, 1, COOKIE_PASS),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        insn(BPF_JEQ_K, 0, 3, COOKIE_TRACE),
+        insn(BPF_LD_W_ABS, 0, 0, NR),
+        insn(BPF_JEQ_K, 0, 1, RPC_NR as u32),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
+        insn(BPF_LD_W_ABS, 0, 0, NR),
+        insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+    ];
+    watch(&mut p, SECCOMP_RET_TRAP, AGENT_ALSO);
+    p
+}
+
+/// A program as bytes (what travels to the process that installs it).
+pub fn bytes(p: &[libc::sock_filter]) -> Vec<u8> {
+    p.iter()
         .flat_map(|i| {
             let mut b = [0u8; 8];
             b[..2].copy_from_slice(&i.code.to_ne_bytes());
@@ -75,6 +121,11 @@ pub fn program_bytes() -> Vec<u8> {
             b
         })
         .collect()
+}
+
+/// The tracer's program as bytes.
+pub fn program_bytes() -> Vec<u8> {
+    bytes(&program())
 }
 
 /// Installs a program received as bytes on the calling thread: no_new_privs (which lets
@@ -142,6 +193,8 @@ mod tests {
                 args[arg as usize] = bits;
             }
             assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_TRACE, "{}", s.name);
+            args[5] = COOKIE_PASS;
+            assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
         }
         for nr in [libc::SYS_read, libc::SYS_write, libc::SYS_mmap, libc::SYS_getpid, libc::SYS_execve] {
             assert_eq!(run(&p, x86, nr as u32, [0; 6]), SECCOMP_RET_ALLOW);
@@ -153,6 +206,30 @@ mod tests {
         assert_eq!(run(&p, x86, MAX_KNOWN as u32 + 1, [0; 6]), SECCOMP_RET_TRACE);
         assert_eq!(run(&p, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRACE | DATA_OTHER_ABI);
         assert_eq!(run(&p, x86, X32_SYSCALL_BIT | 1, [0; 6]), SECCOMP_RET_TRACE | DATA_X32);
+    }
+
+    #[test]
+    fn the_agent_program_traps_what_the_tracer_would_stop_on() {
+        let (tracer, agent) = (program(), agent_program());
+        let x86 = AUDIT_ARCH_X86_64;
+        for nr in (0..=MAX_KNOWN as u32 + 3).chain([RPC_NR as u32]) {
+            for args in [[0u32; 6], [0, libc::O_CREAT as u32, libc::O_CREAT as u32, 0, 0, 0]] {
+                let t = run(&tracer, x86, nr, args);
+                let a = run(&agent, x86, nr, args);
+                let also = AGENT_ALSO.contains(&i64::from(nr));
+                assert_eq!(a == SECCOMP_RET_TRAP, t == SECCOMP_RET_TRACE || also, "nr {nr}");
+                let mut passed = args;
+                passed[5] = COOKIE_PASS;
+                assert_eq!(run(&agent, x86, nr, passed), SECCOMP_RET_ALLOW, "nr {nr}");
+                assert_eq!(run(&tracer, x86, nr, passed), SECCOMP_RET_ALLOW, "nr {nr}");
+            }
+        }
+        let rpc = [0, 0, 0, 0, 0, COOKIE_TRACE];
+        assert_eq!(run(&agent, x86, RPC_NR as u32, rpc), SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(&agent, x86, libc::SYS_chown as u32, rpc), SECCOMP_RET_TRAP);
+        assert_eq!(run(&agent, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&agent, x86, X32_SYSCALL_BIT | 4, [0; 6]), SECCOMP_RET_ALLOW);
+        assert!(agent.len() <= fakebox_proto::agent::MAX_FILTER);
     }
 
     #[test]

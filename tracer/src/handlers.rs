@@ -22,9 +22,29 @@ pub struct Ids {
     pub groups: Vec<u32>,
 }
 
+/// What the tracer says when it stops a program for a 32-bit system call.
+pub const REFUSED_32: &str = "a 32-bit (i386) system call: 32-bit programs are not supported by the tracer; the program was stopped rather than run without the fake";
+
 impl Ids {
     pub fn new(uid: Cred, gid: Cred) -> Ids {
         Ids { uid, gid, groups: vec![gid.e] }
+    }
+
+    /// The ids as the agent keeps them (at most MAX_GROUPS groups).
+    pub fn to_agent(&self) -> fakebox_proto::agent::Ids {
+        let c = |c: &Cred| [c.r, c.e, c.s, c.fs];
+        let mut a = fakebox_proto::agent::Ids { uid: c(&self.uid), gid: c(&self.gid), ..Default::default() };
+        for (slot, g) in a.groups.iter_mut().zip(&self.groups) {
+            *slot = *g;
+            a.ngroups += 1;
+        }
+        a
+    }
+
+    pub fn from_agent(a: &fakebox_proto::agent::Ids) -> Ids {
+        let c = |v: [u32; 4]| Cred { r: v[0], e: v[1], s: v[2], fs: v[3] };
+        let n = (a.ngroups as usize).min(a.groups.len());
+        Ids { uid: c(a.uid), gid: c(a.gid), groups: a.groups[..n].to_vec() }
     }
     fn privileged(&self) -> bool {
         self.uid.e == 0

@@ -7,11 +7,16 @@
 //! - [`tracee`]: a stopped thread's registers, memory and paths.
 //! - [`handlers`]: what each family does at its seccomp stop (one stop per call where the
 //!   kernel allows; creations that must be recorded take a second, at syscall exit).
+//! - [`agent`]: places the agent in each traced program at its exec, after which the
+//!   tracer lets go of the process (see `fakebox_proto::agent`).
+//! - [`supervisor`]: answers those agents' requests with the same handlers.
 //! - [`engine`]: the event loop: attach, follow forks and threads, forward signals,
 //!   report the exact exit status.
+pub mod agent;
 pub mod engine;
 pub mod filter;
 pub mod handlers;
+pub mod supervisor;
 pub mod syscalls;
 pub mod tracee;
 
@@ -33,4 +38,7 @@ pub trait Session: Sync {
     fn unknown_is_real(&self) -> bool;
     /// The shared table, to read without asking (None: ask with `apply`).
     fn table(&self) -> Option<fakebox_proto::shm::Table>;
+    /// This process's fd of the table's memfd, which a traced program's agent maps
+    /// (through /proc/PID/fd); None: no agent; traced programs stay traced.
+    fn table_fd(&self) -> Option<i32>;
 }

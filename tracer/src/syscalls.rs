@@ -127,6 +127,12 @@ pub const TABLE: &[Sys] = &[
     s(libc::SYS_getdents, "getdents", Dirents),
 ];
 
+/// Calls the agent's filter traps besides those of the table, which the tracer never
+/// sees as such: execs, which the agent announces, and the signal calls by which it
+/// keeps SIGSYS for itself.
+pub const AGENT_ALSO: &[c_long] =
+    &[libc::SYS_execve, libc::SYS_execveat, libc::SYS_rt_sigaction, libc::SYS_rt_sigprocmask];
+
 pub const SYS_FCHMODAT2: c_long = 452;
 pub const SYS_SETXATTRAT: c_long = 463;
 pub const SYS_GETXATTRAT: c_long = 464;
