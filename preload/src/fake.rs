@@ -59,6 +59,19 @@ pub fn view(real: &Real) -> Res<Fake> {
     attrs(&Op::Lookup { real: *real })
 }
 
+/// A link to `real` went away: the daemon forgets the inode if that was its last. No
+/// round trip when the shared table says the daemon holds nothing for it (rm -rf of files
+/// the session never changed, a compiler's temporary files).
+pub fn unlinked(real: &Real) -> Res<()> {
+    if let Some(t) = crate::shared::table()
+        && t.complete()
+        && t.lookup(real.key).is_none()
+    {
+        return Ok(());
+    }
+    done(&Op::Unlinked { real: *real })
+}
+
 /// Might the daemon hold extended attributes for this inode? (No, when the shared table
 /// says so: then getxattr and listxattr need no round trip.)
 pub fn may_have_xattrs(real: &Real) -> bool {

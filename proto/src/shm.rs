@@ -14,7 +14,7 @@
 use crate::{Birth, Key};
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
 
-pub const MAGIC: u64 = 0x3130_4d48_5342_4642; // "FBSHM01" little-endian, plus a version byte
+pub const MAGIC: u64 = 0x3230_4d48_5342_4642; // "FBSHM02" little-endian, plus a version byte
 pub const HEADER: usize = 4096;
 pub const SLOT: usize = 56;
 /// Default capacity: 2 Mi slots (112 MiB of address space, sparse until used), enough for
@@ -97,13 +97,20 @@ pub const fn size_for(capacity: usize) -> usize {
     HEADER + capacity * SLOT
 }
 
+/// Inode numbers come in runs (a directory's files are made one after another): a run of
+/// BLOCK consecutive numbers on one device lands in BLOCK consecutive slots, one or two
+/// pages, while the runs themselves scatter. A process touching many new files then maps
+/// a page per BLOCK files, not one per file.
+const BLOCK: u64 = 16;
+
 fn hash(k: Key) -> u64 {
-    let mut x = k.dev.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k.ino;
+    let mut x = k.dev.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (k.ino / BLOCK);
     x ^= x >> 30;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x ^= x >> 27;
     x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
+    x ^= x >> 31;
+    x.wrapping_mul(BLOCK) + k.ino % BLOCK
 }
 
 impl Table {
@@ -399,6 +406,17 @@ mod tests {
             birth: Some(Birth { sec: 5, nsec: 6 }),
             xattrs: uid.is_multiple_of(2),
         }
+    }
+
+    #[test]
+    fn consecutive_inodes_share_pages() {
+        let mask = (DEFAULT_CAPACITY - 1) as u64;
+        let start = hash(Key { dev: 27, ino: 4096 }) & mask;
+        for i in 0..BLOCK {
+            assert_eq!(hash(Key { dev: 27, ino: 4096 + i }) & mask, start + i);
+        }
+        assert_ne!(hash(Key { dev: 27, ino: 4096 + BLOCK }) & mask, start + BLOCK);
+        assert_ne!(hash(Key { dev: 28, ino: 4096 }) & mask, start);
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! it forgets an inode whose last link did (DESIGN §3.7).
 use crate::fake;
 use crate::sys::{self, Res, ret};
-use fakebox_proto::Op;
 use libc::{c_char, c_int, c_uint};
 
 pub unsafe fn unlink(path: *const c_char) -> c_int {
@@ -29,7 +28,7 @@ fn unlink_at(dirfd: c_int, path: *const c_char, flags: c_int) -> Res<c_int> {
     let before = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW).ok();
     sys::unlinkat(dirfd, path, flags)?;
     if let Some(seen) = before {
-        fake::done(&Op::Unlinked { real: seen.real })?;
+        fake::unlinked(&seen.real)?;
     }
     Ok(0)
 }
@@ -55,7 +54,7 @@ fn rename_at(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_cha
     if let (Some(t), Some(s)) = (target, source)
         && t.real.key != s.real.key
     {
-        fake::done(&Op::Unlinked { real: t.real })?;
+        fake::unlinked(&t.real)?;
     }
     Ok(0)
 }
