@@ -8,6 +8,7 @@
 fn main() {
     println!("cargo:rerun-if-changed=csrc/shims.c");
     println!("cargo:rerun-if-changed=csrc/exports.map");
+    println!("cargo:rerun-if-changed=csrc/layout.ld");
     let mut build = cc::Build::new();
     build.file("csrc/shims.c").flag("-fvisibility=hidden").warnings(true);
     let compiler = build.get_compiler();
@@ -21,6 +22,7 @@ fn main() {
         }
     }
     println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={map}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{dir}/csrc/layout.ld");
     // Defined here, ahead of std's `-lgcc_s`, the unwinder's symbols leave that library
     // unused, and `--as-needed` (rustc's default) drops it from DT_NEEDED. The version
     // script keeps them unexported. Without a libgcc_eh.a, the library keeps libgcc_s.
