@@ -3,48 +3,84 @@
 use crate::ids;
 use fakebox_proto::env as vars;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
-/// A byte string written once during [`init`] and only read afterwards.
+/// A byte string, at most `N - 1` bytes, copied once during [`init`] (into [`ARENA`]) and
+/// only read afterwards.
 pub struct Fixed<const N: usize> {
-    buf: UnsafeCell<[u8; N]>,
+    /// The NUL-terminated copy, or null while unset.
+    at: AtomicPtr<u8>,
     len: AtomicUsize,
 }
 
-// SAFETY: written only while INIT is in progress on one thread, read after it is done.
-unsafe impl<const N: usize> Sync for Fixed<N> {}
-
 impl<const N: usize> Fixed<N> {
     pub const fn new() -> Self {
-        Fixed { buf: UnsafeCell::new([0; N]), len: AtomicUsize::new(0) }
+        Fixed { at: AtomicPtr::new(std::ptr::null_mut()), len: AtomicUsize::new(0) }
     }
 
     fn set(&self, v: &[u8]) -> bool {
         if v.len() >= N {
             return false;
         }
-        // SAFETY: see the Sync impl.
+        let Some(p) = ARENA.take(v.len() + 1) else { return false };
+        // SAFETY: `p` is ours, v.len() + 1 bytes long, and never handed out again.
         unsafe {
-            let b = &mut *self.buf.get();
-            b[..v.len()].copy_from_slice(v);
-            b[v.len()] = 0;
+            std::ptr::copy_nonoverlapping(v.as_ptr(), p, v.len());
+            *p.add(v.len()) = 0;
         }
-        self.len.store(v.len(), Ordering::Release);
+        self.len.store(v.len(), Ordering::Relaxed);
+        self.at.store(p, Ordering::Release);
         true
     }
 
     /// The value, without its NUL.
     pub fn get(&self) -> &[u8] {
-        let n = self.len.load(Ordering::Acquire);
-        // SAFETY: see the Sync impl.
-        unsafe { &(&*self.buf.get())[..n] }
+        let p = self.at.load(Ordering::Acquire);
+        if p.is_null() {
+            return b"";
+        }
+        // SAFETY: written once by `set` before `at` was published, never changed after.
+        unsafe { std::slice::from_raw_parts(p, self.len.load(Ordering::Relaxed)) }
     }
 
     /// The value as a C string.
     pub fn c_str(&self) -> *const libc::c_char {
-        self.buf.get() as *const libc::c_char
+        let p = self.at.load(Ordering::Acquire);
+        if p.is_null() { c"".as_ptr() } else { p as *const libc::c_char }
     }
 }
+
+/// Where the values live: one small buffer, so that a process touches a single page of
+/// the library's memory for them at load (page faults are the price of an exec); a value
+/// that does not fit (long paths) gets a mapping of its own.
+struct Arena {
+    buf: UnsafeCell<[u8; ARENA_SIZE]>,
+    used: AtomicUsize,
+}
+
+const ARENA_SIZE: usize = 1024;
+
+// SAFETY: only `init` takes from it, while STATE says RUNNING, on one thread.
+unsafe impl Sync for Arena {}
+
+impl Arena {
+    fn take(&self, len: usize) -> Option<*mut u8> {
+        let used = self.used.load(Ordering::Relaxed);
+        if len <= ARENA_SIZE - used {
+            self.used.store(used + len, Ordering::Relaxed);
+            // SAFETY: within the buffer; the bytes from `used` on were never handed out.
+            return Some(unsafe { (self.buf.get() as *mut u8).add(used) });
+        }
+        // Never unmapped: the values live as long as the process.
+        crate::sys::Scratch::new(len).ok().map(|m| {
+            let p = m.ptr;
+            std::mem::forget(m);
+            p
+        })
+    }
+}
+
+static ARENA: Arena = Arena { buf: UnsafeCell::new([0; ARENA_SIZE]), used: AtomicUsize::new(0) };
 
 pub static SOCKET: Fixed<108> = Fixed::new();
 pub static LIB: Fixed<4096> = Fixed::new();
@@ -94,7 +130,9 @@ pub fn init() {
     if let Some(v) = getenv(vars::IDS) {
         ids::parse(v);
     }
-    crate::log::set_level(LOG.get());
+    if !LOG.get().is_empty() {
+        crate::log::set_level(LOG.get());
+    }
     STATE.store(DONE, Ordering::Release);
 }
 
@@ -107,7 +145,7 @@ pub fn in_session() -> bool {
 /// At load: tell the launcher the library took hold, once, through the hello pipe.
 pub fn hello() {
     let Some(v) = getenv(vars::HELLO_FD) else { return };
-    let fd = std::str::from_utf8(v).ok().and_then(|s| s.parse::<i32>().ok());
+    let fd = parse_fd(v);
     // SAFETY: removing our own variable before main runs, while single-threaded.
     unsafe {
         let mut key = [0u8; 32];
@@ -118,4 +156,12 @@ pub fn hello() {
         let _ = crate::sys::write(fd, b"1");
         let _ = crate::sys::close(fd);
     }
+}
+
+/// A decimal fd number (without pulling the generic number parser into every load).
+fn parse_fd(v: &[u8]) -> Option<i32> {
+    if v.is_empty() || v.len() > 9 {
+        return None;
+    }
+    v.iter().try_fold(0i32, |n, &c| c.is_ascii_digit().then(|| n * 10 + i32::from(c - b'0')))
 }

@@ -96,6 +96,64 @@ fn is_session_var(name: &[u8]) -> bool {
     name == b"LD_PRELOAD" || vars::ALL.iter().any(|v| v.as_bytes() == name) || name == vars::HELLO_FD.as_bytes()
 }
 
+/// The value [`session_env`] gives the session's variable `name` (one of [`vars::ALL`]),
+/// or None when it leaves that variable out.
+fn session_value<'a>(name: &[u8], ids: &'a [u8]) -> Option<&'a [u8]> {
+    let always = |v: &'a [u8]| Some(v);
+    let unless_empty = |v: &'a [u8]| (!v.is_empty()).then_some(v);
+    match name {
+        n if n == vars::SOCKET.as_bytes() => always(config::SOCKET.get()),
+        n if n == vars::LIB.as_bytes() => always(config::LIB.get()),
+        n if n == vars::IDS.as_bytes() => always(ids),
+        n if n == vars::LOG.as_bytes() => unless_empty(config::LOG.get()),
+        n if n == vars::LOG_FILE.as_bytes() => unless_empty(config::LOG_FILE.get()),
+        n if n == vars::EXE.as_bytes() => unless_empty(config::EXE.get()),
+        n if n == vars::TRACER.as_bytes() => unless_empty(config::TRACER.get()),
+        n if n == vars::ATTACH.as_bytes() => unless_empty(config::ATTACH.get()),
+        _ => None,
+    }
+}
+
+/// Does `envp` (`n` entries) already hold exactly what [`session_env`] would make of it
+/// for a program that loads the library: each of the session's variables once, with the
+/// value it would get, `LD_PRELOAD` naming our library alone, no hello fd? Then it can
+/// go to the exec as it is: the common case (a shell running a command) needs no copy.
+fn env_is_session(envp: Argv, n: usize) -> bool {
+    let mut idbuf = Small::default();
+    if ids::format(&mut idbuf).is_err() {
+        return false;
+    }
+    let ids = idbuf.bytes();
+    let lib = config::LIB.get();
+    // One bit per variable of vars::ALL, and the last for LD_PRELOAD.
+    let mut seen = 0u32;
+    for i in 0..n {
+        // SAFETY: a NULL-terminated array of C strings, as execve requires (n entries).
+        let e = sys::cstr(unsafe { *envp.add(i) });
+        let name = var_name(e);
+        if !is_session_var(name) {
+            continue;
+        }
+        let value = e.get(name.len() + 1..).unwrap_or(b"");
+        let (bit, want) = match vars::ALL.iter().position(|v| v.as_bytes() == name) {
+            Some(k) => (1 << k, session_value(name, ids)),
+            None if name == b"LD_PRELOAD" => (1 << vars::ALL.len(), Some(lib)),
+            None => return false, // the hello fd, which the rebuilt environment drops
+        };
+        if seen & bit != 0 || want != Some(value) || e.len() == name.len() {
+            return false;
+        }
+        seen |= bit;
+    }
+    let mut expect = 1u32 << vars::ALL.len();
+    for (k, v) in vars::ALL.iter().enumerate() {
+        if session_value(v.as_bytes(), ids).is_some() {
+            expect |= 1 << k;
+        }
+    }
+    seen == expect
+}
+
 /// `envp` with the session's variables put back; the mapping must live until the exec.
 /// `load` says whether the new program's loader can take the library (a musl or other
 /// foreign loader cannot: it would fail to start); the variables stay for its children.
@@ -114,6 +172,9 @@ fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
             }
             n += 1;
         }
+    }
+    if load && !envp.is_null() && env_is_session(envp, n) {
+        return Ok((None, envp));
     }
     let lib = config::LIB.get();
     let mut b = EnvBuilder::new(n + vars::ALL.len() + 2, 16384 + other_preload.len() + lib.len())?;
@@ -188,10 +249,22 @@ impl Write for Small {
     }
 }
 
-struct FdAt(c_int);
-impl elf::ReadAt for FdAt {
+/// Reads a file through its first bytes, already read (program headers, PT_INTERP and
+/// notes usually lie there: one system call for the whole sniff), then through pread.
+struct FdAt<'a> {
+    fd: c_int,
+    head: &'a [u8],
+}
+impl elf::ReadAt for FdAt<'_> {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
-        sys::pread(self.0, buf, offset).unwrap_or(0)
+        let cached = usize::try_from(offset).ok().and_then(|o| self.head.get(o..o.checked_add(buf.len())?));
+        match cached {
+            Some(bytes) => {
+                buf.copy_from_slice(bytes);
+                buf.len()
+            }
+            None => sys::pread(self.fd, buf, offset).unwrap_or(0),
+        }
     }
 }
 
@@ -214,7 +287,7 @@ fn sniff(dirfd: c_int, path: *const c_char, depth: u32) -> Verdict {
     let Ok(fd) = sys::openat(dirfd, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return Verdict::Preload };
     let mut head = [0u8; 1024];
     let n = sys::pread(fd, &mut head, 0).unwrap_or(0);
-    let kind = elf::classify(&head[..n], &mut FdAt(fd));
+    let kind = elf::classify(&head[..n], &mut FdAt { fd, head: &head[..n] });
     let _ = sys::close(fd);
     match kind {
         Exec::Elf(e) if e.preload_reaches() => Verdict::Preload,
