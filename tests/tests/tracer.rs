@@ -265,6 +265,14 @@ int main(int argc, char **argv) {
         printf("SIGSYS action kept: %s\n", old.sa_handler == on_sig ? "yes" : "no");
         return 0;
     }
+    if (!strcmp(op, "execvp") && argc >= 4) {
+        /* execvp through a PATH whose first entries do not hold the program: one failed
+           exec after another, then the one that works. */
+        setenv("PATH", argv[2], 1);
+        execvp(argv[3], argv + 3);
+        perror("execvp");
+        return 127;
+    }
     if (!strcmp(op, "raise-sys")) {
         /* A SIGSYS the program raises itself acts as it would without fakebox. */
         raise(SIGSYS);
@@ -844,6 +852,15 @@ fn a_full_signal_mask_does_not_lose_the_fake() {
     Case::new("a_full_signal_mask_does_not_lose_the_fake").check(
         "stat under a full mask: 0\nchown under a full mask: 5:6\nSIGSYS action kept: yes",
         &format!("touch f; {t} full-mask-stat f"),
+    );
+}
+
+#[test]
+fn execvp_through_a_path_of_missing_dirs() {
+    let t = tool();
+    Case::new("execvp_through_a_path_of_missing_dirs").check(
+        "3:4",
+        &format!("touch f; {t} execvp /nope/a:/nope/b:/nope/c:/usr/bin chown 3:4 f && {t} execvp /nope:/usr/bin stat -c %u:%g f"),
     );
 }
 

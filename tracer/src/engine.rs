@@ -277,7 +277,13 @@ impl<'s> Engine<'s> {
     fn hold(&mut self, h: Hold) {
         match h {
             Hold::Exec { tid, tgid, ids, reply } => {
-                let r = if ptrace(libc::PTRACE_SEIZE, tid, OPTIONS as usize) < 0 {
+                let r = if let Some(t) = self.tasks.get_mut(&tid) {
+                    // Still held since an exec that failed (execvp tries each PATH entry):
+                    // keep it.
+                    t.release = false;
+                    self.ids.insert(tgid, ids);
+                    Ok(())
+                } else if ptrace(libc::PTRACE_SEIZE, tid, OPTIONS as usize) < 0 {
                     Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EPERM))
                 } else {
                     self.tasks.insert(
