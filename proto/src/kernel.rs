@@ -68,6 +68,34 @@ pub fn device_dtype(recorded_mode: u32) -> Option<u8> {
     }
 }
 
+/// Gives each entry of a directory read (getdents64's `linux_dirent64`s, or with `old`
+/// getdents's `linux_dirent`s) that names a recorded device node its type, where the
+/// disk says DT_REG; `mode_of` finds a recorded mode. Entries of `dir_dev`, the
+/// directory's device. True if anything changed.
+pub fn fix_dirent_types(bytes: &mut [u8], old: bool, dir_dev: u64, mode_of: impl Fn(Key) -> Option<u32>) -> bool {
+    let mut changed = false;
+    let mut at = 0;
+    // linux_dirent64: ino u64, off i64, reclen u16, type u8, name. The old linux_dirent:
+    // ino, off, reclen u16, name, and the type in the record's last byte.
+    while at + 19 <= bytes.len() {
+        let reclen = usize::from(u16::from_ne_bytes([bytes[at + 16], bytes[at + 17]]));
+        if reclen == 0 || at + reclen > bytes.len() {
+            break;
+        }
+        let mut ino = [0u8; 8];
+        ino.copy_from_slice(&bytes[at..at + 8]);
+        let type_at = if old { at + reclen - 1 } else { at + 18 };
+        if bytes[type_at] == libc::DT_REG
+            && let Some(d) = mode_of(Key { dev: dir_dev, ino: u64::from_ne_bytes(ino) }).and_then(device_dtype)
+        {
+            bytes[type_at] = d;
+            changed = true;
+        }
+        at += reclen;
+    }
+    changed
+}
+
 /// The raw bytes of a plain C struct, to copy into another process.
 pub fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     // SAFETY: T is a plain C struct (stat, statx); reading its bytes is always valid.

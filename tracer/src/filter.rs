@@ -39,31 +39,41 @@ fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
-/// The table's calls (with the system call number loaded), each returning `action`,
-/// then every number above the table; what is left runs.
-fn watch(p: &mut Vec<libc::sock_filter>, action: u32, also: &[libc::c_long]) {
+/// The watched calls, with the system call number loaded: the table's, those in `also`,
+/// and every number above the table jump to `tail` (which follows); the rest run. The
+/// rest never look at an argument, so the kernel's seccomp cache lets them through
+/// without running the program at all.
+fn watch(p: &mut Vec<libc::sock_filter>, also: &[libc::c_long], tail: &[libc::sock_filter]) {
+    let mut to_tail: Vec<usize> = Vec::new(); // instructions whose jt goes to the tail
     for s in TABLE {
         match s.when {
             When::Always => {
-                p.push(insn(BPF_JEQ_K, 0, 1, s.nr as u32));
-                p.push(insn(BPF_RET_K, 0, 0, action));
+                to_tail.push(p.len());
+                p.push(insn(BPF_JEQ_K, 0, 0, s.nr as u32));
             }
             When::ArgHas { arg, bits } => {
-                p.push(insn(BPF_JEQ_K, 0, 4, s.nr as u32));
+                p.push(insn(BPF_JEQ_K, 0, 3, s.nr as u32));
                 p.push(insn(BPF_LD_W_ABS, 0, 0, arg_low(arg)));
-                p.push(insn(BPF_JSET_K, 0, 1, bits));
-                p.push(insn(BPF_RET_K, 0, 0, action));
+                to_tail.push(p.len());
+                p.push(insn(BPF_JSET_K, 0, 0, bits));
                 p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
             }
         }
     }
     for &nr in also {
-        p.push(insn(BPF_JEQ_K, 0, 1, nr as u32));
-        p.push(insn(BPF_RET_K, 0, 0, action));
+        to_tail.push(p.len());
+        p.push(insn(BPF_JEQ_K, 0, 0, nr as u32));
     }
-    p.push(insn(BPF_JGT_K, 0, 1, MAX_KNOWN as u32));
-    p.push(insn(BPF_RET_K, 0, 0, action));
+    to_tail.push(p.len());
+    p.push(insn(BPF_JGT_K, 0, 0, MAX_KNOWN as u32));
     p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+    let tail_at = p.len();
+    for i in to_tail {
+        let off = tail_at - i - 1;
+        assert!(off <= 255, "the filter's watch list is too long for a BPF jump");
+        p[i].jt = off as u8;
+    }
+    p.extend_from_slice(tail);
 }
 
 /// The tracer's program, instruction by instruction.
@@ -73,15 +83,18 @@ pub fn program() -> Vec<libc::sock_filter> {
         insn(BPF_LD_W_ABS, 0, 0, ARCH),
         insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE | DATA_OTHER_ABI),
-        // The agent's own call.
-        insn(BPF_LD_W_ABS, 0, 0, arg_low(5)),
-        insn(BPF_JEQ_K, 0, 1, COOKIE_PASS),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE | DATA_X32),
     ];
-    watch(&mut p, SECCOMP_RET_TRACE, &[]);
+    // A watched call stops, unless the agent makes it (the pass cookie).
+    let tail = [
+        insn(BPF_LD_W_ABS, 0, 0, arg_low(5)),
+        insn(BPF_JEQ_K, 0, 1, COOKIE_PASS),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE),
+    ];
+    watch(&mut p, &[], &tail);
     p
 }
 
@@ -94,6 +107,11 @@ pub fn agent_program() -> Vec<libc::sock_filter> {
         insn(BPF_LD_W_ABS, 0, 0, ARCH),
         insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRAP),
+        insn(BPF_LD_W_ABS, 0, 0, NR),
+        insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+    ];
+    let tail = [
         insn(BPF_LD_W_ABS, 0, 0, arg_low(5)),
         insn(BPF_JEQ_K, 0, 1, COOKIE_PASS),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
@@ -101,11 +119,9 @@ pub fn agent_program() -> Vec<libc::sock_filter> {
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JEQ_K, 0, 1, RPC_NR as u32),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
-        insn(BPF_LD_W_ABS, 0, 0, NR),
-        insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRAP),
     ];
-    watch(&mut p, SECCOMP_RET_TRAP, AGENT_ALSO);
+    watch(&mut p, AGENT_ALSO, &tail);
     p
 }
 
@@ -157,6 +173,13 @@ mod tests {
 
     /// A tiny interpreter for the instructions the program uses.
     fn run(p: &[libc::sock_filter], arch: u32, nr: u32, args: [u32; 6]) -> u32 {
+        run_seeing(p, arch, nr, args).0
+    }
+
+    /// The action, and whether the program read an argument on the way (then the kernel
+    /// cannot cache its answer for that call number).
+    fn run_seeing(p: &[libc::sock_filter], arch: u32, nr: u32, args: [u32; 6]) -> (u32, bool) {
+        let mut read_args = false;
         let mut pc = 0usize;
         let mut a = 0u32;
         loop {
@@ -168,14 +191,17 @@ mod tests {
                     a = match i.k {
                         NR => nr,
                         ARCH => arch,
-                        k => args[((k - 16) / 8) as usize],
+                        k => {
+                            read_args = true;
+                            args[((k - 16) / 8) as usize]
+                        }
                     }
                 }
                 BPF_JEQ_K => pc += jump(a == i.k),
                 BPF_JGE_K => pc += jump(a >= i.k),
                 BPF_JGT_K => pc += jump(a > i.k),
                 BPF_JSET_K => pc += jump(a & i.k != 0),
-                BPF_RET_K => return i.k,
+                BPF_RET_K => return (i.k, read_args),
                 c => panic!("unexpected code {c:#x}"),
             }
         }
@@ -230,6 +256,16 @@ mod tests {
         assert_eq!(run(&agent, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRAP);
         assert_eq!(run(&agent, x86, X32_SYSCALL_BIT | 4, [0; 6]), SECCOMP_RET_ALLOW);
         assert!(agent.len() <= fakebox_proto::agent::MAX_FILTER);
+    }
+
+    #[test]
+    fn calls_nobody_watches_never_run_the_programs() {
+        // Their answer depends on the call number alone, so the kernel caches it.
+        for p in [program(), agent_program()] {
+            for nr in [libc::SYS_read, libc::SYS_close, libc::SYS_futex, libc::SYS_mmap, libc::SYS_rt_sigreturn] {
+                assert_eq!(run_seeing(&p, AUDIT_ARCH_X86_64, nr as u32, [0; 6]), (SECCOMP_RET_ALLOW, false));
+            }
+        }
     }
 
     #[test]

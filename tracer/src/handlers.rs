@@ -446,26 +446,7 @@ fn dirents(ctx: &mut Ctx<'_>, fd: u64, buf: u64, old: bool, len: usize) {
     if tracee::read(ctx.tid, buf, &mut bytes).map_or(true, |n| n < len) {
         return;
     }
-    let mut changed = false;
-    let mut at = 0;
-    // linux_dirent64: ino u64, off i64, reclen u16, type u8, name. The old linux_dirent:
-    // ino, off, reclen u16, name, and the type in the record's last byte.
-    while at + 19 <= len {
-        let reclen = usize::from(u16::from_ne_bytes([bytes[at + 16], bytes[at + 17]]));
-        if reclen == 0 || at + reclen > len {
-            break;
-        }
-        let ino = u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
-        let type_at = if old { at + reclen - 1 } else { at + 18 };
-        let device = t.lookup(fakebox_proto::Key { dev, ino }).and_then(|r| kernel::device_dtype(r.mode));
-        if bytes[type_at] == libc::DT_REG
-            && let Some(d) = device
-        {
-            bytes[type_at] = d;
-            changed = true;
-        }
-        at += reclen;
-    }
+    let changed = kernel::fix_dirent_types(&mut bytes, old, dev, |k| t.lookup(k).map(|r| r.mode));
     if changed {
         let _ = tracee::write(ctx.tid, buf, &bytes);
     }

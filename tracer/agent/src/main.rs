@@ -175,6 +175,7 @@ extern "C" fn on_sigsys(sig: i32, info: *mut u8, uc: *mut u8) {
             n if MODE.load(Ordering::Relaxed) != contract::MODE_FAKE => sys::pass(n, a),
             libc::SYS_stat | libc::SYS_lstat | libc::SYS_fstat | libc::SYS_newfstatat => stat(nr, a),
             libc::SYS_statx => statx(a),
+            libc::SYS_getdents64 | libc::SYS_getdents => dirents(nr, a),
             n => ask(n, a, 0),
         }
     };
@@ -316,6 +317,32 @@ fn statx(a: [u64; 6]) -> i64 {
         }
         None => ask(libc::SYS_statx, a, 0),
     }
+}
+
+/// getdents64, getdents: a recorded device node is a plain file on disk, and its entry
+/// gets its type back (find trusts d_type); nothing to do while none is recorded.
+fn dirents(nr: i64, a: [u64; 6]) -> i64 {
+    let r = sys::pass(nr, a);
+    let Some(t) = table().filter(|t| r > 0 && t.has_devices()) else { return r };
+    let mut dir = mem::zeroed_statx();
+    let e = sys::pass(
+        libc::SYS_statx,
+        [
+            a[0],
+            c"".as_ptr() as u64,
+            libc::AT_EMPTY_PATH as u64,
+            u64::from(libc::STATX_BASIC_STATS),
+            &raw mut dir as u64,
+            0,
+        ],
+    );
+    if e == 0 {
+        // SAFETY: the kernel just filled these `r` bytes of the program's buffer.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(a[1] as *mut u8, r as usize) };
+        let dev = kernel::real_of(&dir).key.dev;
+        kernel::fix_dirent_types(bytes, nr == libc::SYS_getdents, dev, |k| t.lookup(k).map(|rec| rec.mode));
+    }
+    r
 }
 
 /// rt_sigaction: SIGSYS stays the agent's, and the program sees what it set; other
