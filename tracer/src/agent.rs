@@ -61,8 +61,20 @@ fn run_to_trap(tid: i32, regs: Option<&Regs>, held: &mut Vec<i32>) -> Result<Reg
     }
     loop {
         let mut status = 0;
-        // SAFETY: waiting for one tracee of ours.
-        let pid = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+        // Each step takes a few microseconds: look for its stop before sleeping (the
+        // wake-up of an idle CPU costs more than the whole step).
+        let mut pid = 0;
+        for _ in 0..crate::engine::SPIN {
+            // SAFETY: polling for one tracee of ours.
+            pid = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
+            if pid != 0 {
+                break;
+            }
+        }
+        if pid == 0 {
+            // SAFETY: waiting for one tracee of ours.
+            pid = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+        }
         if pid < 0 {
             if errno() == libc::EINTR {
                 continue;

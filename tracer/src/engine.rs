@@ -67,7 +67,7 @@ fn install_wake_handler() {
 }
 
 /// How many times the loop polls for the next stop before it blocks (about 50 µs).
-const SPIN: usize = 150;
+pub(crate) const SPIN: usize = 150;
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_TRACECLONE
