@@ -40,6 +40,9 @@ pub enum Failed {
     Ended(i32),
     /// A step failed (errno); the program runs on as it was.
     Step(&'static str, i32),
+    /// A step failed after the agent's filter was stacked: the program cannot run on (its
+    /// trapped calls would wait for a supervisor that never comes).
+    Stranded(&'static str, i32),
 }
 
 fn ptrace(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> i64 {
@@ -199,7 +202,7 @@ fn inject(tid: i32, entry: u64, plan: &Plan<'_>, held: &mut Vec<i32>) -> Result<
     if fd < 0 {
         return Ok(None);
     }
-    let listener = take_fd(tid, fd as i32).map_err(|e| Failed::Step("take the listener", e));
+    let listener = take_fd(tid, fd as i32).map_err(|e| Failed::Stranded("take the listener", e));
     r.rsi = contract::STEP_CLOSE;
     run_to_trap(tid, Some(&r), held)?;
     listener.map(Some)

@@ -454,34 +454,35 @@ impl<'s> Engine<'s> {
             },
             _ => agent::Plan { mode: contract::MODE_PASS, filter: None, table: None, ids },
         };
-        match agent::place(pid, tgid, &plan) {
+        let failed = match agent::place(pid, tgid, &plan) {
             Ok(listener) => {
                 self.say(format_args!(
                     "tracer: {pid}: agent in place ({}); let go",
                     if fake { "fakes" } else { "passes" }
                 ));
                 self.new_listeners.extend(listener);
-                Placed::Agent
+                return Placed::Agent;
             }
-            Err(agent::Failed::Ended(status)) => Placed::Ended(status),
-            Err(agent::Failed::Step(what, e)) if stacked => {
-                // The agent's filter would kill it at its first trapped call: stop it, and say so.
-                eprintln!(
-                    "fakebox: cannot place the agent in process {pid} ({what}: {}); it was stopped rather than run without the fake",
-                    std::io::Error::from_raw_os_error(e)
-                );
-                // SAFETY: killing our own tracee.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                Placed::Not
-            }
-            Err(agent::Failed::Step(what, e)) => {
+            Err(agent::Failed::Ended(status)) => return Placed::Ended(status),
+            Err(agent::Failed::Step(what, e)) if !stacked => {
                 self.say(format_args!(
                     "tracer: {pid}: no agent ({what}: {}); it stays traced",
                     std::io::Error::from_raw_os_error(e)
                 ));
-                Placed::Not
+                return Placed::Not;
             }
-        }
+            Err(agent::Failed::Step(what, e) | agent::Failed::Stranded(what, e)) => (what, e),
+        };
+        // A filter of the agent's would trap its calls with nobody to answer: stop it, and
+        // say so.
+        eprintln!(
+            "fakebox: cannot place the agent in process {pid} ({}: {}); it was stopped rather than run without the fake",
+            failed.0,
+            std::io::Error::from_raw_os_error(failed.1)
+        );
+        // SAFETY: killing our own tracee.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        Placed::Not
     }
 
     fn seccomp(&mut self, tid: i32) {
