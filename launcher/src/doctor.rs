@@ -94,6 +94,27 @@ pub fn run() -> Result<i32, Failure> {
         ),
         Err(e) => r.line(Some(false), "ptrace", &format!("cannot run the test: {e}")),
     }
+    // Traced programs normally get an agent and are let go of (README, "The agent"): a
+    // program is then no longer ptraced.
+    let agent = Command::new(&exe)
+        .args(["run", "--mechanism", "tracer", "--", "/bin/sh", "-c", "grep TracerPid: /proc/self/status"])
+        .output();
+    if let Some(o) = agent.ok().filter(|o| o.status.success()) {
+        let untraced = String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1) == Some("0");
+        if untraced {
+            r.line(
+                Some(true),
+                "agent",
+                "traced programs run untraced, with the agent: a stat costs a signal, not a ptrace stop",
+            );
+        } else {
+            r.line(
+                None,
+                "agent",
+                "the agent cannot be placed here: traced programs stay traced, one ptrace stop per faked call (slower, still faked); FAKEBOX_LOG=debug says why",
+            );
+        }
+    }
     let runtime = std::env::var("XDG_RUNTIME_DIR").map(|d| format!("{d}/fakebox")).unwrap_or_else(|_| {
         // SAFETY: getuid cannot fail.
         format!("/tmp/fakebox-{}", unsafe { libc::getuid() })

@@ -483,7 +483,8 @@ fn doctor_reports_and_succeeds() {
             return Err("fakebox doctor did not exit 0 on a machine where fakebox works".into());
         }
         let text = o.stdout.to_lowercase();
-        let missing: Vec<&str> = ["ptrace", "seccomp", "preload"].into_iter().filter(|w| !text.contains(w)).collect();
+        let missing: Vec<&str> =
+            ["ptrace", "seccomp", "preload", "agent"].into_iter().filter(|w| !text.contains(w)).collect();
         if missing.is_empty() { Ok(()) } else { Err(format!("stdout does not mention {}", missing.join(", "))) }
     });
 }
