@@ -3,10 +3,10 @@
 //! here, with no round trip. One writer (the daemon, under its lock); readers never lock:
 //! each slot is a seqlock (an odd sequence number means "being written").
 //!
-//! Layout: a 4 KiB header, then `capacity` slots of 56 bytes, open addressing with linear
-//! probing. A removal shifts the following entries back (no tombstones, so the table never
-//! fills up with the dead); while it does, a table-wide sequence number is odd, and a
-//! reader whose probe missed during a shift looks again. When the table cannot take an
+//! Layout: a 4 KiB header, a 128 KiB filter (one bit per key), then `capacity` slots of 56
+//! bytes, open addressing with linear probing. A removal shifts the following entries back
+//! (no tombstones, so the table never fills up with the dead); while it does, a table-wide
+//! sequence number is odd, and a reader whose probe missed during a shift looks again. When the table cannot take an
 //! entry the daemon keeps it elsewhere and clears `complete`: readers then ask the daemon
 //! about keys they miss.
 #![allow(unsafe_code)]
@@ -14,7 +14,7 @@
 use crate::{Birth, Key};
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
 
-pub const MAGIC: u64 = 0x3230_4d48_5342_4642; // "FBSHM02" little-endian, plus a version byte
+pub const MAGIC: u64 = 0x3330_4d48_5342_4642; // "FBSHM03" little-endian, plus a version byte
 pub const HEADER: usize = 4096;
 pub const SLOT: usize = 56;
 /// Default capacity: 2 Mi slots (112 MiB of address space, sparse until used), enough for
@@ -94,8 +94,16 @@ unsafe impl Sync for Table {}
 
 /// Bytes of mapping a table of `capacity` slots needs.
 pub const fn size_for(capacity: usize) -> usize {
-    HEADER + capacity * SLOT
+    HEADER + BLOOM + capacity * SLOT
 }
+
+/// A filter of one bit per key in front of the slots: most stats in a session are of
+/// files it never recorded (system headers, /usr), and a clear bit answers them from
+/// these 32 pages, where a probe would touch (and fault in) a slot page per lookup.
+/// Bits are set before a record is written and never cleared (a removal only makes a
+/// false positive, which the probe then answers).
+const BLOOM_BITS: u64 = 1 << 20;
+pub const BLOOM: usize = (BLOOM_BITS / 8) as usize;
 
 /// Inode numbers come in runs (a directory's files are made one after another): a run of
 /// BLOCK consecutive numbers on one device lands in BLOCK consecutive slots, one or two
@@ -119,7 +127,7 @@ impl Table {
     /// # Safety
     /// `base` must point to `len` writable bytes that stay mapped while the table lives.
     pub unsafe fn init(base: *mut u8, len: usize, unknown_is_real: bool) -> Option<Table> {
-        let capacity = len.checked_sub(HEADER)? / SLOT;
+        let capacity = len.checked_sub(HEADER + BLOOM)? / SLOT;
         if capacity == 0 || !capacity.is_power_of_two() || base.is_null() {
             return None;
         }
@@ -159,7 +167,19 @@ impl Table {
     fn slot(&self, i: usize) -> &Slot {
         debug_assert!(i < self.capacity);
         // SAFETY: i < capacity, and the mapping holds `capacity` slots after the header.
-        unsafe { &*(self.base.add(HEADER + i * SLOT) as *const Slot) }
+        unsafe { &*(self.base.add(HEADER + BLOOM + i * SLOT) as *const Slot) }
+    }
+
+    /// The filter's word and bit for `key`.
+    fn bloom(&self, key: Key) -> (&AtomicU64, u64) {
+        let mut x = key.dev.rotate_left(32) ^ key.ino.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^= x >> 29;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 32;
+        let bit = x & (BLOOM_BITS - 1);
+        // SAFETY: the filter's BLOOM bytes follow the header; bit / 64 indexes a word there.
+        let word = unsafe { &*(self.base.add(HEADER + (bit / 64) as usize * 8) as *const AtomicU64) };
+        (word, 1 << (bit % 64))
     }
 
     pub fn capacity(&self) -> usize {
@@ -227,6 +247,10 @@ impl Table {
     /// The record for `key`, if the table has one. Never blocks on the writer for long:
     /// a slot being written is retried.
     pub fn lookup(&self, key: Key) -> Option<Record> {
+        let (word, bit) = self.bloom(key);
+        if word.load(Ordering::Acquire) & bit == 0 {
+            return None; // never set: no record, and no slot page touched
+        }
         let moving = &self.header().moving;
         loop {
             let g = moving.load(Ordering::Acquire);
@@ -297,6 +321,8 @@ impl Table {
             }
             _ => {}
         }
+        let (word, bit) = self.bloom(key);
+        word.fetch_or(bit, Ordering::Release);
         let (i, found) = self.probe(key);
         if found.is_some() {
             self.write(i, LIVE, key, rec);
@@ -405,6 +431,43 @@ mod tests {
             rdev: 0,
             birth: Some(Birth { sec: 5, nsec: 6 }),
             xattrs: uid.is_multiple_of(2),
+        }
+    }
+
+    #[test]
+    fn the_filter_answers_misses_without_touching_a_slot() {
+        let cap = 1 << 12;
+        let len = size_for(cap);
+        // SAFETY: a private anonymous mapping, unmapped at the end of the test.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(base, libc::MAP_FAILED);
+            let t = Table::init(base as *mut u8, len, false).unwrap();
+            let present = Key { dev: 1, ino: 42 };
+            t.set(present, &rec(5)).unwrap();
+            // The slots become unreadable: a lookup that touched one would crash.
+            let slots = (base as *mut u8).add(HEADER + BLOOM);
+            assert_eq!(libc::mprotect(slots as *mut libc::c_void, cap * SLOT, libc::PROT_NONE), 0);
+            let mut answered = 0;
+            for ino in 1000..3000 {
+                let k = Key { dev: 1, ino };
+                let (word, bit) = t.bloom(k);
+                if word.load(Ordering::Relaxed) & bit == 0 {
+                    assert_eq!(t.lookup(k), None);
+                    answered += 1;
+                }
+            }
+            assert!(answered > 1990, "{answered} of 2000 misses answered by the filter");
+            assert_eq!(libc::mprotect(slots as *mut libc::c_void, cap * SLOT, libc::PROT_READ), 0);
+            assert_eq!(t.lookup(present).map(|r| r.uid), Some(5));
+            libc::munmap(base, len);
         }
     }
 
