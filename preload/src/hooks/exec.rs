@@ -118,12 +118,7 @@ fn session_value<'a>(name: &[u8], ids: &'a [u8]) -> Option<&'a [u8]> {
 /// for a program that loads the library: each of the session's variables once, with the
 /// value it would get, `LD_PRELOAD` naming our library alone, no hello fd? Then it can
 /// go to the exec as it is: the common case (a shell running a command) needs no copy.
-fn env_is_session(envp: Argv, n: usize) -> bool {
-    let mut idbuf = Small::default();
-    if ids::format(&mut idbuf).is_err() {
-        return false;
-    }
-    let ids = idbuf.bytes();
+fn env_is_session(envp: Argv, n: usize, ids: &[u8]) -> bool {
     let lib = config::LIB.get();
     // One bit per variable of vars::ALL, and the last for LD_PRELOAD.
     let mut seen = 0u32;
@@ -173,7 +168,10 @@ fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
             n += 1;
         }
     }
-    if load && !envp.is_null() && env_is_session(envp, n) {
+    let mut idbuf = Small::default();
+    let ids_ok = ids::format(&mut idbuf).is_ok();
+    let ids = idbuf.bytes();
+    if load && ids_ok && !envp.is_null() && env_is_session(envp, n, ids) {
         return Ok((None, envp));
     }
     let lib = config::LIB.get();
@@ -200,19 +198,8 @@ fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
     if load || k > 1 {
         b.push("LD_PRELOAD", &pieces[..k])?;
     }
-    b.push(vars::SOCKET, &[config::SOCKET.get()])?;
-    b.push(vars::LIB, &[lib])?;
-    let mut idbuf = Small::default();
-    let _ = ids::format(&mut idbuf);
-    b.push(vars::IDS, &[idbuf.bytes()])?;
-    for (name, v) in [
-        (vars::LOG, config::LOG.get()),
-        (vars::LOG_FILE, config::LOG_FILE.get()),
-        (vars::EXE, config::EXE.get()),
-        (vars::TRACER, config::TRACER.get()),
-        (vars::ATTACH, config::ATTACH.get()),
-    ] {
-        if !v.is_empty() {
+    for name in vars::ALL {
+        if let Some(v) = session_value(name.as_bytes(), ids) {
             b.push(name, &[v])?;
         }
     }
