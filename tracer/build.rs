@@ -4,7 +4,6 @@
 //! patch, its entry point and the protection of each page range (`agent_layout.rs`).
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
 
 const PAGE: u64 = 4096;
 
@@ -18,29 +17,15 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
+#[path = "../proto/build/nested_cargo.rs"]
+mod nested_cargo;
+
 fn main() {
     let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    let manifest = here.join("agent/Cargo.toml");
-    for p in ["agent/src", "agent/build.rs", "agent/Cargo.toml", "agent/Cargo.lock", "../proto/src"] {
-        println!("cargo:rerun-if-changed={}", here.join(p).display());
-    }
-    let target = out.join("agent-target");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--locked", "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER") // clippy's: the agent is linted on its own (.ci/run)
-        .env_remove("RUSTC_WRAPPER")
-        .status()
-        .expect("cannot run cargo to build the agent");
-    assert!(status.success(), "building the agent failed");
+    let watch = ["agent/src", "agent/build.rs", "agent/Cargo.toml", "agent/Cargo.lock", "../proto"];
+    let watch: Vec<PathBuf> = watch.iter().map(|d| here.join(d)).collect();
+    let target = nested_cargo::build(&here.join("agent/Cargo.toml"), &watch, "agent", &["--locked"]);
     let elf = std::fs::read(target.join("release/fakebox-agent")).expect("cannot read the agent");
     assert!(elf.len() > 64 && &elf[..4] == b"\x7fELF" && elf[4] == 2, "the agent is not a 64-bit ELF");
     assert_eq!(u16_at(&elf, 16), 3, "the agent must be position-independent (ET_DYN)");
