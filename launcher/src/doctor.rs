@@ -78,11 +78,28 @@ pub fn run() -> Result<i32, Failure> {
         ),
         None => r.line(Some(false), "seccomp", "not available: the tracer cannot filter system calls"),
     }
-    // The real test of ptrace + seccomp: a static program under the tracer.
-    let traced = Command::new(&exe).args(["run", "--mechanism", "tracer", "--", "/bin/sh", "-c", "id -u"]).output();
+    // The real test of ptrace + seccomp: a program under the tracer. It also says whether
+    // the agent took over (README, "The agent"): a program is then no longer ptraced.
+    let traced = Command::new(&exe)
+        .args(["run", "--mechanism", "tracer", "--", "/bin/sh", "-c", "id -u; grep TracerPid: /proc/self/status"])
+        .output();
     match traced {
-        Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0" => {
-            r.line(Some(true), "ptrace", "the tracer fakes a test program (static, Go and musl programs will work)")
+        Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).lines().next() == Some("0") => {
+            r.line(Some(true), "ptrace", "the tracer fakes a test program (static, Go and musl programs will work)");
+            let untraced = String::from_utf8_lossy(&o.stdout).split_whitespace().nth(2) == Some("0");
+            if untraced {
+                r.line(
+                    Some(true),
+                    "agent",
+                    "traced programs run untraced, with the agent: a stat costs a signal, not a ptrace stop",
+                );
+            } else {
+                r.line(
+                    None,
+                    "agent",
+                    "the agent cannot be placed here: traced programs stay traced, one ptrace stop per faked call (slower, still faked); FAKEBOX_LOG=debug says why",
+                );
+            }
         }
         Ok(o) => r.line(
             Some(false),
@@ -93,27 +110,6 @@ pub fn run() -> Result<i32, Failure> {
             ),
         ),
         Err(e) => r.line(Some(false), "ptrace", &format!("cannot run the test: {e}")),
-    }
-    // Traced programs normally get an agent and are let go of (README, "The agent"): a
-    // program is then no longer ptraced.
-    let agent = Command::new(&exe)
-        .args(["run", "--mechanism", "tracer", "--", "/bin/sh", "-c", "grep TracerPid: /proc/self/status"])
-        .output();
-    if let Some(o) = agent.ok().filter(|o| o.status.success()) {
-        let untraced = String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1) == Some("0");
-        if untraced {
-            r.line(
-                Some(true),
-                "agent",
-                "traced programs run untraced, with the agent: a stat costs a signal, not a ptrace stop",
-            );
-        } else {
-            r.line(
-                None,
-                "agent",
-                "the agent cannot be placed here: traced programs stay traced, one ptrace stop per faked call (slower, still faked); FAKEBOX_LOG=debug says why",
-            );
-        }
     }
     let runtime = std::env::var("XDG_RUNTIME_DIR").map(|d| format!("{d}/fakebox")).unwrap_or_else(|_| {
         // SAFETY: getuid cannot fail.
