@@ -80,7 +80,7 @@ pub const ACT_KILL: u32 = 3;
 /// argument of the [`RPC_NR`] call. The supervisor reads it, writes the answer fields
 /// (and the ids, which the handler may change) back, and lets the call return 0.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Rpc {
     pub kind: u32,
     /// The program's pid (the supervisor sees the calling thread's id).
@@ -102,7 +102,7 @@ pub struct Rpc {
 
 impl Rpc {
     pub fn new(kind: u32, tgid: i32, ids: Ids) -> Rpc {
-        Rpc { kind, tgid, nr: 0, args: [0; 6], data: 0, action: 0, value: 0, run_args: [0; 6], then: 0, _pad: 0, ids }
+        Rpc { kind, tgid, ids, ..Rpc::default() }
     }
 }
 

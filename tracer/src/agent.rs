@@ -11,7 +11,7 @@
 //!
 //! Three stops per exec (four for the first in a line of processes). A signal that
 //! arrives meanwhile is held and raised again after.
-use crate::tracee::{self, Regs};
+use crate::tracee::{self, Regs, errno};
 use fakebox_proto::agent::{self as contract, Params, Protect};
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -50,10 +50,6 @@ fn ptrace(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> i64 {
     unsafe { libc::ptrace(req, tid, addr as usize, data as usize) as i64 }
 }
 
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
-}
-
 /// Resumes `tid` and waits for its int3; other signals are held in `held`.
 fn run_to_trap(tid: i32, regs: Option<&Regs>, held: &mut Vec<i32>) -> Result<Regs, Failed> {
     if let Some(r) = regs {
@@ -64,20 +60,8 @@ fn run_to_trap(tid: i32, regs: Option<&Regs>, held: &mut Vec<i32>) -> Result<Reg
     }
     loop {
         let mut status = 0;
-        // Each step takes a few microseconds: look for its stop before sleeping (the
-        // wake-up of an idle CPU costs more than the whole step).
-        let mut pid = 0;
-        for _ in 0..crate::engine::SPIN {
-            // SAFETY: polling for one tracee of ours.
-            pid = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
-            if pid != 0 {
-                break;
-            }
-        }
-        if pid == 0 {
-            // SAFETY: waiting for one tracee of ours.
-            pid = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
-        }
+        // Each step takes a few microseconds (the wait polls before it sleeps).
+        let pid = crate::engine::wait(tid, &mut status);
         if pid < 0 {
             if errno() == libc::EINTR {
                 continue;
@@ -180,7 +164,7 @@ fn inject(tid: i32, entry: u64, plan: &Plan<'_>, held: &mut Vec<i32>) -> Result<
         tracee::write(tid, at, bytes).map_err(|e| Failed::Step("write the agent", e.raw_os_error().unwrap_or(0)))
     };
     write(base, &image)?;
-    write(params_at, fakebox_proto_bytes(&p))?;
+    write(params_at, fakebox_proto::kernel::bytes_of(&p))?;
     // 4. Its entry point, on the program's stack (below what the kernel put there).
     let mut r = after;
     r.rip = base + layout::ENTRY;
@@ -223,11 +207,4 @@ fn take_fd(tid: i32, fd: i32) -> Result<OwnedFd, i32> {
         }
         Ok(OwnedFd::from_raw_fd(got as i32))
     }
-}
-
-/// The bytes of the parameter block, as the agent reads them.
-fn fakebox_proto_bytes(p: &Params) -> &[u8] {
-    // SAFETY: Params is plain repr(C) data without padding holes that matter (the agent
-    // reads fields, not padding).
-    unsafe { std::slice::from_raw_parts(p as *const Params as *const u8, std::mem::size_of::<Params>()) }
 }

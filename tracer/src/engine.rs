@@ -66,8 +66,23 @@ fn install_wake_handler() {
     }
 }
 
-/// How many times the loop polls for the next stop before it blocks (about 50 µs).
-pub(crate) const SPIN: usize = 150;
+/// How many times a wait polls for the next stop before it blocks (about 50 µs).
+const SPIN: usize = 150;
+
+/// waitpid(`pid`, __WALL) that polls for a while before it sleeps: a traced program that
+/// stops often (a stat storm, the steps of placing an agent) stops again within a few
+/// microseconds, and looking for that stop spares both sides the wake-up of an idle CPU.
+pub(crate) fn wait(pid: i32, status: &mut i32) -> i32 {
+    for _ in 0..SPIN {
+        // SAFETY: polling for our children and tracees.
+        let got = unsafe { libc::waitpid(pid, status, libc::__WALL | libc::WNOHANG) };
+        if got != 0 {
+            return got;
+        }
+    }
+    // SAFETY: as above, blocking.
+    unsafe { libc::waitpid(pid, status, libc::__WALL) }
+}
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_TRACECLONE
@@ -88,6 +103,12 @@ struct Task {
     /// Let go of it at its next stop (its announced exec failed).
     release: bool,
     pending: Option<Pending>,
+}
+
+impl Task {
+    fn new(tgid: i32, preloaded: bool, agent_filter: bool) -> Task {
+        Task { tgid, agent_filter, preloaded, release: false, pending: None }
+    }
 }
 
 pub struct Engine<'s> {
@@ -178,22 +199,30 @@ impl<'s> Engine<'s> {
         }
     }
 
-    fn seize(&mut self, tid: i32, ids: Ids) -> Result<(), i32> {
-        if self.tasks.contains_key(&tid) {
-            return Ok(()); // already ours (a traced program exec'ing through the preload)
+    /// Traces `tid` from now on as `task`; true if it was not traced yet. One that is
+    /// (a traced program exec'ing through the preload, or one still held since an exec
+    /// that failed, as execvp's tries of each PATH entry do) stays as it is, held.
+    fn seize(&mut self, tid: i32, task: Task) -> Result<bool, i32> {
+        if let Some(t) = self.tasks.get_mut(&tid) {
+            t.release = false;
+            return Ok(false);
         }
         if ptrace(libc::PTRACE_SEIZE, tid, OPTIONS as usize) < 0 {
-            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EPERM));
+            return Err(tracee::errno());
         }
-        let tgid = tracee::tgid_of(tid).unwrap_or(tid);
-        // Until it execs, the process runs the preload library (it asked from there).
-        self.tasks.insert(tid, Task { tgid, preloaded: true, agent_filter: false, release: false, pending: None });
-        self.ids.insert(tgid, ids);
-        Ok(())
+        self.tasks.insert(tid, task);
+        Ok(true)
     }
 
     fn attach(&mut self, req: AttachRequest) {
-        let r = self.seize(req.tid, Ids::new(req.uid, req.gid)).map(|()| crate::filter::program_bytes());
+        let tgid = tracee::tgid_of(req.tid).unwrap_or(req.tid);
+        // Until it execs, the process runs the preload library (it asked from there).
+        let r = self.seize(req.tid, Task::new(tgid, true, false)).map(|new| {
+            if new {
+                self.ids.insert(tgid, Ids::new(req.uid, req.gid));
+            }
+            crate::filter::program_bytes()
+        });
         self.say(format_args!("tracer: seize {}: {}", req.tid, if r.is_ok() { "ok" } else { "refused" }));
         let _ = req.reply.send(r);
     }
@@ -249,23 +278,9 @@ impl<'s> Engine<'s> {
             self.hold(h);
         }
         let mut status = 0;
-        // A traced program that stops often (a stat storm) stops again within a few
-        // microseconds: look for that stop for a moment before sleeping, which spares
-        // both sides the wake-up of an idle CPU.
-        let mut pid = 0;
-        for _ in 0..SPIN {
-            // SAFETY: waitpid on our children and tracees.
-            pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
-            if pid != 0 {
-                break;
-            }
-        }
-        if pid == 0 {
-            // SAFETY: as above.
-            pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
-        }
+        let pid = wait(-1, &mut status);
         if pid < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            if tracee::errno() == libc::ECHILD {
                 return Some(125); // cannot happen while `top` lives
             }
             return None; // EINTR: a request
@@ -277,22 +292,9 @@ impl<'s> Engine<'s> {
     fn hold(&mut self, h: Hold) {
         match h {
             Hold::Exec { tid, tgid, ids, reply } => {
-                let r = if let Some(t) = self.tasks.get_mut(&tid) {
-                    // Still held since an exec that failed (execvp tries each PATH entry):
-                    // keep it.
-                    t.release = false;
+                let r = self.seize(tid, Task::new(tgid, false, true)).map(|_| {
                     self.ids.insert(tgid, ids);
-                    Ok(())
-                } else if ptrace(libc::PTRACE_SEIZE, tid, OPTIONS as usize) < 0 {
-                    Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EPERM))
-                } else {
-                    self.tasks.insert(
-                        tid,
-                        Task { tgid, preloaded: false, agent_filter: true, release: false, pending: None },
-                    );
-                    self.ids.insert(tgid, ids);
-                    Ok(())
-                };
+                });
                 self.say(format_args!("tracer: hold {tid} for its exec: {r:?}"));
                 let _ = reply.send(r);
             }
@@ -326,7 +328,7 @@ impl<'s> Engine<'s> {
             let tgid = tracee::tgid_of(pid).unwrap_or(pid);
             let kin = self.tasks.values().find(|t| t.tgid == tgid);
             let (preloaded, agent_filter) = kin.map_or((false, false), |t| (t.preloaded, t.agent_filter));
-            self.tasks.insert(pid, Task { tgid, preloaded, agent_filter, release: false, pending: None });
+            self.tasks.insert(pid, Task::new(tgid, preloaded, agent_filter));
         }
         let sig = libc::WSTOPSIG(status);
         let event = (status >> 16) & 0xff;
@@ -393,8 +395,7 @@ impl<'s> Engine<'s> {
             let ids = self.ids.get(&ptgid).cloned().unwrap_or_else(|| self.default_ids.clone());
             self.ids.insert(tgid, ids);
         }
-        let t =
-            self.tasks.entry(child).or_insert(Task { tgid, preloaded, agent_filter, release: false, pending: None });
+        let t = self.tasks.entry(child).or_insert(Task::new(tgid, preloaded, agent_filter));
         t.agent_filter |= agent_filter; // its own stop may have come first
     }
 
@@ -420,13 +421,7 @@ impl<'s> Engine<'s> {
             class.map_or("non-ELF", |e| e.describe()),
             if preloaded { "the preload library fakes it" } else { "traced" }
         ));
-        let t = self.tasks.entry(pid).or_insert(Task {
-            tgid,
-            preloaded,
-            agent_filter: false,
-            release: false,
-            pending: None,
-        });
+        let t = self.tasks.entry(pid).or_insert(Task::new(tgid, preloaded, false));
         t.tgid = tgid;
         t.preloaded = preloaded;
         t.pending = None;

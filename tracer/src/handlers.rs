@@ -106,18 +106,18 @@ fn statx(p: &Path, flags: i32) -> Result<libc::statx, i32> {
     unsafe {
         let mut stx: libc::statx = std::mem::zeroed();
         if libc::statx(libc::AT_FDCWD, c.as_ptr(), flags, kernel::STATX_MASK, &mut stx) < 0 {
-            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+            return Err(tracee::errno());
         }
         Ok(stx)
     }
 }
 
 fn libc_ret(r: libc::c_int) -> R {
-    if r < 0 { Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)) } else { Ok(i64::from(r)) }
+    if r < 0 { Err(tracee::errno()) } else { Ok(i64::from(r)) }
 }
 
 fn libc_size(r: libc::ssize_t) -> Result<usize, i32> {
-    if r < 0 { Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)) } else { Ok(r as usize) }
+    if r < 0 { Err(tracee::errno()) } else { Ok(r as usize) }
 }
 
 impl Ctx<'_> {

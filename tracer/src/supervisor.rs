@@ -8,7 +8,7 @@
 //! [`Action`] becomes the answer; an exec is handed to the engine, which seizes the
 //! process so as to place a new agent in the new program.
 use crate::handlers::{self, Action, Ctx, Ids, Pending};
-use crate::tracee;
+use crate::tracee::{self, errno};
 use crate::{Session, engine};
 use fakebox_proto::agent::{self as contract, Rpc};
 use std::collections::HashMap;
@@ -59,50 +59,71 @@ pub enum Hold {
     Release { tid: i32 },
 }
 
-/// One listener and the thread that serves it.
-pub struct Listener {
-    fd: OwnedFd,
+/// A thread that blocks in a system call until another one stops it: the stopper sets
+/// the flag and interrupts the wait with a signal until the thread says it is done (a
+/// signal that lands just before the wait blocks would otherwise be lost).
+#[derive(Default)]
+struct Worker {
     stop: AtomicBool,
     done: AtomicBool,
     tid: AtomicI32,
 }
 
+impl Worker {
+    /// In the thread, first.
+    fn begin(&self) {
+        // SAFETY: gettid cannot fail.
+        self.tid.store(unsafe { libc::gettid() }, Ordering::Release);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// In the thread, last.
+    fn end(&self) {
+        self.done.store(true, Ordering::Release);
+    }
+
+    /// Stops the thread and waits until it has.
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        while !self.done.load(Ordering::Acquire) {
+            engine::interrupt(self.tid.load(Ordering::Acquire));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// One listener and the thread that serves it.
+pub struct Listener {
+    fd: OwnedFd,
+    worker: Worker,
+}
+
 impl Listener {
     pub fn new(fd: OwnedFd) -> Listener {
-        Listener { fd, stop: AtomicBool::new(false), done: AtomicBool::new(false), tid: AtomicI32::new(0) }
+        Listener { fd, worker: Worker::default() }
     }
 
     pub fn fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }
 
-    /// Stops the thread and waits until it has (a signal interrupts its wait).
+    /// Stops the thread that serves it and waits until it has.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Release);
-        while !self.done.load(Ordering::Acquire) {
-            let tid = self.tid.load(Ordering::Acquire);
-            if tid > 0 {
-                engine::interrupt(tid);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        self.worker.stop();
     }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
 /// Serves `l` until [`Listener::stop`].
 pub fn serve(l: &Listener, session: &dyn Session, engine: &Sender<Hold>, log: Option<fn(std::fmt::Arguments<'_>)>) {
-    // SAFETY: gettid cannot fail; the ioctl takes a pointer to a u64.
-    unsafe {
-        l.tid.store(libc::gettid(), Ordering::Release);
-        let flags = SYNC_WAKE_UP;
-        libc::ioctl(l.fd(), NOTIF_SET_FLAGS, &flags as *const u64); // older kernels: plain wake-ups
-    }
+    l.worker.begin();
+    let flags = SYNC_WAKE_UP;
+    // SAFETY: the ioctl takes a pointer to a u64 (older kernels: plain wake-ups).
+    unsafe { libc::ioctl(l.fd(), NOTIF_SET_FLAGS, &flags as *const u64) };
     let mut pending: HashMap<i32, Pending> = HashMap::new();
-    while !l.stop.load(Ordering::Acquire) {
+    while !l.worker.stopping() {
         let mut n = Notif::default();
         // SAFETY: RECV fills a struct seccomp_notif.
         if unsafe { libc::ioctl(l.fd(), NOTIF_RECV, &mut n as *mut Notif) } < 0 {
@@ -118,12 +139,7 @@ pub fn serve(l: &Listener, session: &dyn Session, engine: &Sender<Hold>, log: Op
         // SAFETY: SEND reads a struct seccomp_notif_resp (ENOENT: the caller is gone).
         unsafe { libc::ioctl(l.fd(), NOTIF_SEND, &resp as *const Resp) };
     }
-    l.done.store(true, Ordering::Release);
-}
-
-fn as_bytes(r: &Rpc) -> &[u8] {
-    // SAFETY: Rpc is plain repr(C) data.
-    unsafe { std::slice::from_raw_parts(r as *const Rpc as *const u8, std::mem::size_of::<Rpc>()) }
+    l.worker.end();
 }
 
 fn answer(
@@ -139,9 +155,9 @@ fn answer(
     }
     let tid = n.pid as i32;
     let at = n.data.args[0];
-    // SAFETY: Rpc is plain data; every bit pattern is a value.
-    let mut rpc: Rpc = unsafe { std::mem::zeroed() };
-    // SAFETY: reading the block into our copy's bytes.
+    let mut rpc = Rpc::default();
+    // SAFETY: reading the block into our copy's bytes (Rpc is plain data; every bit
+    // pattern is a value).
     let buf = unsafe { std::slice::from_raw_parts_mut(&mut rpc as *mut Rpc as *mut u8, std::mem::size_of::<Rpc>()) };
     if tracee::read(tid, at, buf).map_err(|e| e.raw_os_error().unwrap_or(libc::EFAULT))? < buf.len() {
         return Err(libc::EFAULT);
@@ -220,7 +236,7 @@ fn answer(
         _ => return Err(libc::EINVAL),
     }
     rpc.ids = ids.to_agent();
-    tracee::write(tid, at, as_bytes(&rpc)).map_err(|e| e.raw_os_error().unwrap_or(libc::EFAULT))
+    tracee::write(tid, at, fakebox_proto::kernel::bytes_of(&rpc)).map_err(|e| e.raw_os_error().unwrap_or(libc::EFAULT))
 }
 
 /// Ends the supervisors whose filter no process uses any more (the listener polls
@@ -229,9 +245,7 @@ fn answer(
 pub struct Reaper {
     epoll: OwnedFd,
     live: std::sync::Mutex<Vec<std::sync::Arc<Listener>>>,
-    stop: AtomicBool,
-    done: AtomicBool,
-    tid: AtomicI32,
+    worker: Worker,
 }
 
 impl Reaper {
@@ -245,9 +259,7 @@ impl Reaper {
             // SAFETY: as above.
             epoll: unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
             live: std::sync::Mutex::new(Vec::new()),
-            stop: AtomicBool::new(false),
-            done: AtomicBool::new(false),
-            tid: AtomicI32::new(0),
+            worker: Worker::default(),
         })
     }
 
@@ -265,10 +277,9 @@ impl Reaper {
     }
 
     pub fn run(&self) {
-        // SAFETY: gettid cannot fail.
-        self.tid.store(unsafe { libc::gettid() }, Ordering::Release);
+        self.worker.begin();
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
-        while !self.stop.load(Ordering::Acquire) {
+        while !self.worker.stopping() {
             // SAFETY: epoll_wait into our array.
             let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 16, -1) };
             for ev in events.iter().take(n.max(0) as usize) {
@@ -288,15 +299,11 @@ impl Reaper {
                 }
             }
         }
-        self.done.store(true, Ordering::Release);
+        self.worker.end();
     }
 
     /// Stops [`Reaper::run`] and waits until it has.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Release);
-        while !self.done.load(Ordering::Acquire) {
-            engine::interrupt(self.tid.load(Ordering::Acquire));
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        self.worker.stop();
     }
 }

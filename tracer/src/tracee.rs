@@ -6,6 +6,11 @@ use std::path::PathBuf;
 
 pub type Regs = libc::user_regs_struct;
 
+/// The errno of the last failed call.
+pub fn errno() -> i32 {
+    last().raw_os_error().unwrap_or(libc::EIO)
+}
+
 fn last() -> Error {
     Error::last_os_error()
 }

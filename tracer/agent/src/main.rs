@@ -201,10 +201,6 @@ fn set_ids(ids: &Ids) {
     }
 }
 
-fn getpid() -> i32 {
-    sys::call(libc::SYS_getpid, [0; 6]) as i32
-}
-
 /// One request to the supervisor; false if there is none (the session is over).
 fn rpc(req: &mut Rpc) -> bool {
     sys::call(contract::RPC_NR, [req as *mut Rpc as u64, 0, 0, 0, 0, u64::from(COOKIE_TRACE)]) == 0
@@ -213,7 +209,7 @@ fn rpc(req: &mut Rpc) -> bool {
 /// A call the tracer's handler decides: it returns a value, or runs as the handler
 /// says (and reports its result when the handler wants to record what it made).
 fn ask(nr: i64, a: [u64; 6], data: u32) -> i64 {
-    let mut req = Rpc::new(contract::RPC_CALL, getpid(), ids());
+    let mut req = Rpc::new(contract::RPC_CALL, sys::getpid(), ids());
     req.nr = nr;
     req.args = a;
     req.data = data;
@@ -234,7 +230,7 @@ fn ask(nr: i64, a: [u64; 6], data: u32) -> i64 {
             r
         }
         contract::ACT_KILL => {
-            sys::call(libc::SYS_kill, [getpid() as u64, libc::SIGKILL as u64, 0, 0, 0, 0]);
+            sys::call(libc::SYS_kill, [sys::getpid() as u64, libc::SIGKILL as u64, 0, 0, 0, 0]);
             sys::crash()
         }
         _ => -i64::from(libc::ENOSYS),
@@ -244,7 +240,7 @@ fn ask(nr: i64, a: [u64; 6], data: u32) -> i64 {
 /// execve, execveat: the tracer holds the process first (to place an agent in the new
 /// program, which the stacked filter needs), and lets go again if the exec fails.
 fn exec(nr: i64, a: [u64; 6]) -> i64 {
-    let mut req = Rpc::new(contract::RPC_EXEC, getpid(), ids());
+    let mut req = Rpc::new(contract::RPC_EXEC, sys::getpid(), ids());
     req.nr = nr;
     req.args = a;
     if !rpc(&mut req) {
@@ -284,9 +280,8 @@ fn stat(nr: i64, a: [u64; 6]) -> i64 {
     let st = unsafe { &mut *(buf as *mut libc::stat) };
     let real = kernel::real_of_stat(st);
     let birth = || -> Option<Birth> {
-        let mut stx = mem::zeroed_statx();
-        let r = sys::pass(libc::SYS_statx, [dirfd, path, flags, u64::from(libc::STATX_BTIME), &raw mut stx as u64, 0]);
-        (r == 0 && stx.stx_mask & libc::STATX_BTIME != 0)
+        let stx = sys::statx(dirfd, path, flags, libc::STATX_BTIME)?;
+        (stx.stx_mask & libc::STATX_BTIME != 0)
             .then_some(Birth { sec: stx.stx_btime.tv_sec, nsec: stx.stx_btime.tv_nsec })
     };
     match table().and_then(|t| t.view_lazy(&real, birth)) {
@@ -324,19 +319,7 @@ fn statx(a: [u64; 6]) -> i64 {
 fn dirents(nr: i64, a: [u64; 6]) -> i64 {
     let r = sys::pass(nr, a);
     let Some(t) = table().filter(|t| r > 0 && t.has_devices()) else { return r };
-    let mut dir = mem::zeroed_statx();
-    let e = sys::pass(
-        libc::SYS_statx,
-        [
-            a[0],
-            c"".as_ptr() as u64,
-            libc::AT_EMPTY_PATH as u64,
-            u64::from(libc::STATX_BASIC_STATS),
-            &raw mut dir as u64,
-            0,
-        ],
-    );
-    if e == 0 {
+    if let Some(dir) = sys::statx(a[0], c"".as_ptr() as u64, libc::AT_EMPTY_PATH as u64, libc::STATX_BASIC_STATS) {
         // SAFETY: the kernel just filled these `r` bytes of the program's buffer.
         let bytes = unsafe { core::slice::from_raw_parts_mut(a[1] as *mut u8, r as usize) };
         let dev = kernel::real_of(&dir).key.dev;
@@ -421,7 +404,7 @@ fn not_ours(sig: i32, info: *mut u8, uc: *mut u8) {
             // Die of it, as the program would have.
             let dfl = [SIG_DFL, 0, 0, 0];
             sys::pass(libc::SYS_rt_sigaction, [SIGSYS, dfl.as_ptr() as u64, 0, 8, 0, 0]);
-            let pid = sys::call(libc::SYS_getpid, [0; 6]) as u64;
+            let pid = sys::getpid() as u64;
             let tid = sys::call(libc::SYS_gettid, [0; 6]) as u64;
             sys::call(libc::SYS_tgkill, [pid, tid, SIGSYS, 0, 0, 0]);
         }

@@ -66,15 +66,10 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     unsafe { memcmp(a, b, n) }
 }
 
-pub fn zeroed_statx() -> libc::statx {
-    // SAFETY: plain data; all-zero is valid.
-    unsafe { core::mem::zeroed() }
-}
-
 /// Copies between the program's memory at `addr` and `local` through the kernel, so that
 /// a bad address is EFAULT (false), as the real call would say, not a crash.
 fn copy_user(addr: u64, local: *mut u8, len: usize, write: bool) -> bool {
-    let pid = sys::call(libc::SYS_getpid, [0; 6]) as u64;
+    let pid = sys::getpid() as u64;
     let l = [local as u64, len as u64]; // struct iovec
     let r = [addr, len as u64];
     let nr = if write { libc::SYS_process_vm_writev } else { libc::SYS_process_vm_readv };

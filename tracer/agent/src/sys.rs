@@ -27,6 +27,17 @@ pub fn pass(nr: i64, mut a: [u64; 6]) -> i64 {
     call(nr, a)
 }
 
+pub fn getpid() -> i32 {
+    call(libc::SYS_getpid, [0; 6]) as i32
+}
+
+/// statx of (`dirfd`, `path`, `flags`), run as it is: the result, or None.
+pub fn statx(dirfd: u64, path: u64, flags: u64, mask: u32) -> Option<libc::statx> {
+    // SAFETY: plain data; all-zero is valid.
+    let mut stx: libc::statx = unsafe { core::mem::zeroed() };
+    (pass(libc::SYS_statx, [dirfd, path, flags, u64::from(mask), &raw mut stx as u64, 0]) == 0).then_some(stx)
+}
+
 /// Stops for the tracer (the end of the entry point); never resumed from here.
 pub fn stop() -> ! {
     loop {
