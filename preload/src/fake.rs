@@ -3,6 +3,7 @@
 //! lines each; what an operation *means* is decided by the daemon alone.
 use crate::client;
 use crate::sys::{self, Res};
+use fakebox_proto::inode::mode;
 use fakebox_proto::{Fake, Op, Real, Reply};
 use libc::{c_char, c_int};
 
@@ -118,25 +119,46 @@ pub fn parent(dirfd: c_int, path: *const c_char) -> Option<Real> {
 /// Records a new inode made by this process: `mode` carries the type the session should
 /// see (a device node is a plain file on disk), owned by the fake fsuid/fsgid.
 ///
-/// No round trip when the new inode looks exactly like an untouched file (made by fake
-/// root, with the mode the disk has, in a directory that passes no group on, and no old
-/// record for its inode number): the shared table can tell all of that.
+/// No round trip when the new inode looks exactly like an untouched file (see
+/// [`quiet_create`]), with the mode the disk has and no old record for its inode number:
+/// the shared table can tell all of that.
 pub fn created(seen: &Seen, parent: impl FnOnce() -> Option<Real>, mode: u32, rdev: u64) -> Res<()> {
-    let uid = crate::ids::UID.fs.load(std::sync::atomic::Ordering::Relaxed);
-    let gid = crate::ids::GID.fs.load(std::sync::atomic::Ordering::Relaxed);
-    if let Some(t) = crate::shared::table()
-        && t.complete()
-        && !t.unknown_is_real()
-        && !t.has_setgid_dirs()
-        && uid == 0
-        && gid == 0
-        && rdev == 0
+    if rdev == 0
         && mode == seen.real.mode
+        && let Some(t) = quiet_create()
         && t.lookup(seen.real.key).is_none()
     {
         return Ok(());
     }
+    let uid = crate::ids::UID.fs.load(std::sync::atomic::Ordering::Relaxed);
+    let gid = crate::ids::GID.fs.load(std::sync::atomic::Ordering::Relaxed);
     attrs(&Op::Create { real: seen.real, parent: parent(), uid, gid, mode, rdev }).map(drop)
+}
+
+/// Is a new inode made now an untouched file as far as the session goes: made by fake
+/// root, in a directory that passes no group on, with a complete table whose unknown
+/// files are root's? (Its mode and inode number are the caller's to check.)
+fn quiet_create() -> Option<fakebox_proto::shm::Table> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let root = crate::ids::UID.fs.load(Relaxed) == 0 && crate::ids::GID.fs.load(Relaxed) == 0;
+    let t = crate::shared::table().filter(|t| t.complete() && !t.unknown_is_real() && !t.has_setgid_dirs())?;
+    root.then_some(t)
+}
+
+/// Before making an inode of `kind` with permission bits `requested`: will it need no
+/// record whatever its inode number (see [`created`])? Then no statx either, and the
+/// table's change count, read before the inode exists: anything recorded about it later
+/// moves the count (see `fresh`). The disk must keep the bits as they are (no setuid,
+/// owner rights present: then the umask is all that can differ, and the disk shows it),
+/// and every record must carry a birth time, so that an old record for the same inode
+/// number shows itself stale to any reader.
+pub fn plain_create(kind: u32, requested: u32) -> Option<u64> {
+    let perm = requested & 0o7777;
+    if perm & 0o7000 != 0 || mode::on_disk(kind | perm) & 0o777 != perm & 0o777 {
+        return None;
+    }
+    let count = crate::shared::table()?.writes();
+    quiet_create().filter(|t| t.births_everywhere()).map(|_| count)
 }
 
 /// The permission bits the session records for a file just made with `requested`, given

@@ -3,6 +3,7 @@
 //! - `hooks/`: the hook table and one file per family (stat, owner, create, lifetime,
 //!   xattr, identity, exec, fds, walk). Each hook turns a libc call into operations.
 //! - `fake`: the operations hooks are made of (see the kernel's inode, ask the session's).
+//!   `fresh`: descriptors of files this process just made, still the default view.
 //! - `client`: this process's connections to the daemon; `shared`: the daemon's table,
 //!   mapped read-only, for lookups without a round trip.
 //! - `ids`: the fake identity. `config`: the session's variables. `sys`: raw syscalls.
@@ -19,6 +20,7 @@ mod real;
 mod client;
 mod config;
 mod fake;
+mod fresh;
 pub mod hooks;
 mod ids;
 mod shared;

@@ -14,7 +14,7 @@
 use crate::{Birth, Key};
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
 
-pub const MAGIC: u64 = 0x3330_4d48_5342_4642; // "FBSHM03" little-endian, plus a version byte
+pub const MAGIC: u64 = 0x3430_4d48_5342_4642; // "FBSHM04" little-endian, plus a version byte
 pub const HEADER: usize = 4096;
 pub const SLOT: usize = 56;
 /// Default capacity: 2 Mi slots (112 MiB of address space, sparse until used), enough for
@@ -33,6 +33,10 @@ struct Header {
     /// Odd while a removal moves entries.
     moving: AtomicU64,
     live: AtomicU64,
+    /// Counts the writer's changes (every set, removal and loss of completeness), bumped
+    /// before each: a reader that sees the same count twice knows nothing was recorded
+    /// in between.
+    writes: AtomicU64,
 }
 
 const UNKNOWN_IS_REAL: u32 = 1;
@@ -41,6 +45,9 @@ const COMPLETE: u32 = 2;
 const SETGID_DIRS: u32 = 4;
 /// Some device node has been recorded (readdir must then correct entry types).
 const DEVICES: u32 = 8;
+/// Some record has no birth time (its filesystem reports none), so only a change of file
+/// type shows that it went stale. (Never cleared once set.)
+const NO_BIRTH: u32 = 16;
 
 #[repr(C)]
 struct Slot {
@@ -214,6 +221,18 @@ impl Table {
         self.len() == 0
     }
 
+    /// Does every record carry a birth time? Then a record left over from an earlier
+    /// inode with the same number shows itself stale to every reader, and a new file
+    /// needs no check against it when it is made.
+    pub fn births_everywhere(&self) -> bool {
+        self.header().flags.load(Ordering::Acquire) & NO_BIRTH == 0
+    }
+
+    /// How many changes the writer has begun (see `Header::writes`).
+    pub fn writes(&self) -> u64 {
+        self.header().writes.load(Ordering::Acquire)
+    }
+
     /// A consistent copy of slot `i`: (state, key, record).
     fn read(&self, i: usize) -> (u32, Key, Record) {
         let s = self.slot(i);
@@ -312,6 +331,10 @@ impl Table {
     /// caller then keeps the entry elsewhere and calls [`Table::set_incomplete`].
     pub fn set(&self, key: Key, rec: &Record) -> Result<(), Full> {
         use crate::inode::mode;
+        self.header().writes.fetch_add(1, Ordering::AcqRel);
+        if rec.birth.is_none() {
+            self.header().flags.fetch_or(NO_BIRTH, Ordering::Release);
+        }
         match rec.mode & mode::IFMT {
             mode::IFDIR if rec.mode & mode::ISGID != 0 => {
                 self.header().flags.fetch_or(SETGID_DIRS, Ordering::Release);
@@ -345,6 +368,7 @@ impl Table {
             return;
         }
         let h = self.header();
+        h.writes.fetch_add(1, Ordering::AcqRel);
         h.moving.fetch_add(1, Ordering::AcqRel);
         let mask = self.capacity - 1;
         let mut j = hole;
@@ -400,6 +424,7 @@ impl Table {
 
     /// From now on a miss must be asked of the daemon (writer only).
     pub fn set_incomplete(&self) {
+        self.header().writes.fetch_add(1, Ordering::AcqRel);
         self.header().flags.fetch_and(!COMPLETE, Ordering::Release);
     }
 
@@ -505,6 +530,26 @@ mod tests {
         for i in 100..140 {
             assert_eq!(t.lookup(Key { dev: 1, ino: i }), Some(rec(1)));
         }
+    }
+
+    #[test]
+    fn every_change_counts_and_a_record_without_birth_shows() {
+        let (_m, t) = table(64);
+        let k = Key { dev: 3, ino: 7 };
+        let w0 = t.writes();
+        t.set(k, &rec(1)).unwrap();
+        assert!(t.writes() > w0 && t.births_everywhere());
+        let w1 = t.writes();
+        t.remove(Key { dev: 3, ino: 8 }); // nothing there: nothing changes
+        assert_eq!(t.writes(), w1);
+        t.remove(k);
+        let w2 = t.writes();
+        assert!(w2 > w1);
+        t.set(k, &Record { birth: None, ..rec(1) }).unwrap();
+        assert!(t.writes() > w2 && !t.births_everywhere());
+        let w3 = t.writes();
+        t.set_incomplete();
+        assert!(t.writes() > w3);
     }
 
     #[test]

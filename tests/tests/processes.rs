@@ -259,3 +259,103 @@ fn exec_chain_keeps_session() {
         "touch f; chown 12:13 f; exec sh -c 'id -u; exec stat -c %u:%g f; echo not reached'; echo not reached either",
     );
 }
+
+/// A file this process just made is fchowned to root and fchmodded without a statx while
+/// nothing is recorded in between (tar's pattern). Each case here makes that shortcut
+/// wrong if it were taken: a record made in between, and a descriptor number that now
+/// holds another file because glibc closed it out of sight (fclose), dup2 moved another
+/// file onto it, or a vfork child made a file under that number in its own table.
+const FRESH_C: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void show(const char *p) {
+    struct stat s;
+    if (stat(p, &s)) { perror(p); return; }
+    printf("%s %d:%d %o\n", p, (int)s.st_uid, (int)s.st_gid, (unsigned)(s.st_mode & 07777));
+}
+
+static int made(const char *p, int m) {
+    int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, m);
+    if (fd < 0) perror(p);
+    return fd;
+}
+
+static void touch_as(const char *p, int u, int g) {
+    close(open(p, O_CREAT | O_WRONLY, 0644));
+    if (chown(p, u, g)) perror("chown");
+}
+
+int main(void) {
+    umask(022);
+    /* tar: made 0600, given to root, then its mode */
+    int fd = made("a", 0600);
+    if (fchown(fd, 0, 0) || fchmod(fd, 0644)) perror("a");
+    close(fd);
+    show("a");
+    /* a record made in between (by path) */
+    fd = made("b", 0600);
+    if (chown("b", 7, 8) || fchmod(fd, 0640) || fchown(fd, 0, -1)) perror("b");
+    close(fd);
+    show("b");
+    /* fclose closes the descriptor inside glibc; fopen then takes its number */
+    touch_as("d", 9, 9);
+    fd = made("c", 0600);
+    FILE *f = fdopen(fd, "w");
+    fclose(f);
+    FILE *g = fopen("d", "r");
+    if (!g || fileno(g) != fd) printf("d not at %d\n", fd);
+    if (fchown(fileno(g), 0, 0)) perror("d");
+    fclose(g);
+    show("d");
+    /* dup2 moves another file onto the number */
+    touch_as("e", 10, 10);
+    fd = made("c2", 0600);
+    int e = open("e", O_RDONLY);
+    dup2(e, fd);
+    if (fchown(fd, 0, 0)) perror("e");
+    close(e);
+    close(fd);
+    show("e");
+    /* a vfork child makes a file at a number that is free in its parent */
+    touch_as("w", 11, 11);
+    int wfd = open("w", O_RDONLY);
+    int free_fd = dup(wfd);
+    close(free_fd);
+    pid_t p = vfork();
+    if (p == 0) {
+        made("v", 0600);
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    int w2 = dup(wfd);
+    if (w2 != free_fd) printf("w not at %d\n", free_fd);
+    if (fchown(w2, 0, 0) || fchmod(w2, 0600)) perror("w");
+    show("w");
+    /* the umask shows on disk and in the session alike */
+    fd = made("u", 0666);
+    if (fchown(fd, 0, 0)) perror("u");
+    close(fd);
+    show("u");
+    /* a fake non-root fsuid may not chmod root's file */
+    fd = made("n", 0600);
+    if (setfsuid(5) < 0) perror("setfsuid");
+    printf("n %s\n", fchmod(fd, 0644) ? "refused" : "allowed");
+    return 0;
+}
+"#;
+
+#[test]
+fn fresh_files_and_reused_numbers() {
+    let prog = build_c("fresh", FRESH_C, &[]);
+    Case::new("fresh_files_and_reused_numbers").check(
+        "a 0:0 644\nb 0:8 640\nd 0:0 644\ne 0:0 644\nw 0:0 600\nu 0:0 644\nn refused",
+        &prog.display().to_string(),
+    );
+}

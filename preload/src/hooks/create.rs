@@ -2,6 +2,7 @@
 //! group), its recorded mode is what was asked (less the umask), and the disk gets only
 //! what DESIGN §3.4 allows. A character or block device is an empty placeholder file.
 use crate::fake::{self, Seen};
+use crate::fresh;
 use crate::sys::{self, Res, ret};
 use fakebox_proto::inode::mode;
 use libc::{FILE, c_char, c_int, c_uint, dev_t, mode_t};
@@ -23,9 +24,11 @@ pub unsafe fn creat64(path: *const c_char, m: mode_t) -> c_int {
 fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, m: c_uint) -> Res<c_int> {
     let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
     if flags & libc::O_CREAT == 0 && !tmpfile {
-        return sys::openat(dirfd, path, flags, 0);
+        return sys::openat(dirfd, path, flags, 0).inspect(|&fd| fresh::forget(fd));
     }
     let disk = mode::on_disk(mode::IFREG | (m & 0o7777));
+    // A new file that will be the default view needs no record and no statx (tar).
+    let count = if tmpfile { None } else { fake::plain_create(mode::IFREG, m) };
     // Learn whether this call creates the file: try exclusively first.
     let (fd, made) = if flags & libc::O_EXCL != 0 || tmpfile {
         (sys::openat(dirfd, path, flags, disk)?, true)
@@ -39,6 +42,11 @@ fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, m: c_uint) -> Res<c_
             Err(e) => return Err(e),
         }
     };
+    if let (true, Some(count)) = (made, count) {
+        fresh::made(fd, count);
+        return Ok(fd);
+    }
+    fresh::forget(fd);
     if made {
         let parent =
             || if tmpfile { fake::see(dirfd, path, 0).ok().map(|s| s.real) } else { fake::parent(dirfd, path) };
@@ -50,7 +58,9 @@ fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, m: c_uint) -> Res<c_
     Ok(fd)
 }
 
+/// `fd` was made by an open that may have created its file (the number forgets any mark).
 fn record_fd(fd: c_int, parent: impl FnOnce() -> Option<fakebox_proto::Real>, requested: u32) -> Res<()> {
+    fresh::forget(fd);
     let seen = fake::see_fd(fd)?;
     record(&seen, parent, mode::IFREG | fake::made_mode(requested, u32::from(seen.stx.stx_mode)), 0)
 }
@@ -68,7 +78,11 @@ pub unsafe fn mkdirat(dirfd: c_int, path: *const c_char, m: mode_t) -> c_int {
 }
 
 fn mkdir_at(dirfd: c_int, path: *const c_char, m: mode_t) -> Res<c_int> {
+    let quiet = fake::plain_create(mode::IFDIR, m & 0o1777).is_some();
     sys::mkdirat(dirfd, path, mode::on_disk(mode::IFDIR | (m & 0o777)))?;
+    if quiet {
+        return Ok(0);
+    }
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
     // mkdir keeps only the permission and sticky bits; setgid comes from the parent.
     let perm = fake::made_mode(m & 0o1777, u32::from(seen.stx.stx_mode));
@@ -138,7 +152,11 @@ pub unsafe fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char
 }
 
 fn symlink_at(target: *const c_char, dirfd: c_int, path: *const c_char) -> Res<c_int> {
+    let quiet = fake::plain_create(mode::IFLNK, 0o777).is_some();
     sys::symlinkat(target, dirfd, path)?;
+    if quiet {
+        return Ok(0);
+    }
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
     record(&seen, || fake::parent(dirfd, path), mode::IFLNK | 0o777, 0)?;
     Ok(0)
@@ -159,12 +177,14 @@ fn creates(m: *const c_char) -> bool {
 fn fopen_with(path: *const c_char, m: *const c_char, open: impl FnOnce() -> *mut FILE) -> *mut FILE {
     let existed = !creates(m) || path.is_null() || fake::see(libc::AT_FDCWD, path, 0).is_ok();
     let f = open();
-    if !f.is_null() && !existed {
-        // SAFETY: a FILE we just opened.
-        let fd = unsafe { libc::fileno(f) };
-        if let Err(e) = record_fd(fd, || fake::parent(libc::AT_FDCWD, path), 0o666) {
-            debug!("fopen: could not record a new file: errno {e}");
-        }
+    if f.is_null() {
+        return f;
+    }
+    // SAFETY: a FILE we just opened.
+    let fd = unsafe { libc::fileno(f) };
+    fresh::forget(fd);
+    if !existed && let Err(e) = record_fd(fd, || fake::parent(libc::AT_FDCWD, path), 0o666) {
+        debug!("fopen: could not record a new file: errno {e}");
     }
     f
 }
@@ -182,12 +202,14 @@ pub unsafe fn fopen64(path: *const c_char, m: *const c_char) -> *mut FILE {
 }
 
 pub unsafe fn freopen(path: *const c_char, m: *const c_char, s: *mut FILE) -> *mut FILE {
+    fresh::forget_all(); // it closes the stream's descriptor inside glibc
     let Some(real) = real_freopen() else { return std::ptr::null_mut() };
     // SAFETY: as above.
     fopen_with(path, m, || unsafe { real(path, m, s) })
 }
 
 pub unsafe fn freopen64(path: *const c_char, m: *const c_char, s: *mut FILE) -> *mut FILE {
+    fresh::forget_all(); // it closes the stream's descriptor inside glibc
     let Some(real) = real_freopen64() else { return std::ptr::null_mut() };
     // SAFETY: as above.
     fopen_with(path, m, || unsafe { real(path, m, s) })

@@ -371,6 +371,7 @@ fn exec_as(path: *const c_char, argv: Argv, envp: Argv, verdict: Verdict) -> Res
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fakebox_execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    crate::fresh::forget_all(); // a vfork child shares the marks with its parent
     ret(exec_as(path, argv, envp, sniff(libc::AT_FDCWD, path, 0)).map(|()| 0))
 }
 
@@ -378,6 +379,7 @@ next!(real_execvpe = c"execvpe": unsafe extern "C" fn(*const c_char, Argv, Argv)
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fakebox_execvpe(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    crate::fresh::forget_all(); // a vfork child shares the marks with its parent
     let mut buf = [0u8; 4096];
     if let Some(p) = resolve(file, &mut buf) {
         let v = sniff(libc::AT_FDCWD, p, 0);
@@ -424,6 +426,7 @@ fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> *const c_char {
 }
 
 pub unsafe fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
+    crate::fresh::forget_all(); // a vfork child shares the marks with its parent
     let v = sniff(fd, c"".as_ptr(), 0);
     if v == Verdict::Tracer {
         let mut buf = [0u8; 32];
@@ -434,6 +437,7 @@ pub unsafe fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
 }
 
 pub unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv, flags: c_int) -> c_int {
+    crate::fresh::forget_all(); // a vfork child shares the marks with its parent
     let v = sniff(dirfd, path, 0);
     if v == Verdict::Tracer && (dirfd == libc::AT_FDCWD || sys::cstr(path).first() == Some(&b'/')) {
         return ret(exec_as(path, argv, envp, v).map(|()| 0));

@@ -2,11 +2,17 @@
 //! descriptor (daemons, test harnesses, `closefrom`). Closing one of them is a no-op the
 //! program cannot tell from success; dup2 over one takes the number and the library
 //! connects afresh elsewhere.
+//!
+//! Every way a descriptor number stops holding what it held also drops its `fresh` mark;
+//! fclose, fcloseall and closedir close inside glibc, out of the library's sight, so they
+//! drop them all.
 use crate::client;
+use crate::fresh;
 use crate::sys::{self, ret};
-use libc::{c_int, c_uint};
+use libc::{FILE, c_int, c_uint, c_void};
 
 pub unsafe fn close(fd: c_int) -> c_int {
+    fresh::forget(fd);
     if client::is_ours(fd) {
         return 0;
     }
@@ -14,6 +20,7 @@ pub unsafe fn close(fd: c_int) -> c_int {
 }
 
 pub unsafe fn dup2(old: c_int, new: c_int) -> c_int {
+    fresh::forget(new);
     if old == new {
         // dup2(fd, fd) only checks that fd is open.
         return ret(sys::fcntl_getfd(old).map(|_| new));
@@ -25,6 +32,7 @@ pub unsafe fn dup2(old: c_int, new: c_int) -> c_int {
 }
 
 pub unsafe fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    fresh::forget(new);
     if client::is_ours(new) {
         client::surrender(new);
     }
@@ -33,12 +41,39 @@ pub unsafe fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 
 /// close_range: close the range around the session's sockets.
 pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    fresh::forget_range(first, last);
     ret(close_around(first, last, flags as c_uint).map(|()| 0))
 }
 
 /// closefrom(3): close everything from `low` up, except the session's sockets.
 pub unsafe fn closefrom(low: c_int) {
+    fresh::forget_range(low.max(0) as c_uint, c_uint::MAX);
     let _ = close_around(low.max(0) as c_uint, c_uint::MAX, 0);
+}
+
+next!(real_fclose = c"fclose": unsafe extern "C" fn(*mut FILE) -> c_int);
+next!(real_fcloseall = c"fcloseall": unsafe extern "C" fn() -> c_int);
+next!(real_closedir = c"closedir": unsafe extern "C" fn(*mut c_void) -> c_int);
+
+pub unsafe fn fclose(f: *mut FILE) -> c_int {
+    fresh::forget_all();
+    let Some(real) = real_fclose() else { return ret(Err(libc::ENOSYS)) };
+    // SAFETY: the caller's stream, forwarded.
+    unsafe { real(f) }
+}
+
+pub unsafe fn fcloseall() -> c_int {
+    fresh::forget_all();
+    let Some(real) = real_fcloseall() else { return ret(Err(libc::ENOSYS)) };
+    // SAFETY: no arguments.
+    unsafe { real() }
+}
+
+pub unsafe fn closedir(d: *mut c_void) -> c_int {
+    fresh::forget_all();
+    let Some(real) = real_closedir() else { return ret(Err(libc::ENOSYS)) };
+    // SAFETY: the caller's directory stream, forwarded.
+    unsafe { real(d) }
 }
 
 fn close_around(first: c_uint, last: c_uint, flags: c_uint) -> Result<(), c_int> {

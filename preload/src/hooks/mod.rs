@@ -164,4 +164,7 @@ hooks! {
     fds::dup3(old: c_int, new: c_int, flags: c_int) -> c_int;
     fds::close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int;
     fds::closefrom(low: c_int) -> ();
+    fds::fclose(f: *mut FILE) -> c_int;
+    fds::fcloseall() -> c_int;
+    fds::closedir(d: *mut c_void) -> c_int;
 }
