@@ -10,13 +10,14 @@
 //! glibc may close a descriptor out of sight (fclose, fcloseall, freopen, closedir) and at
 //! exec (a vfork child shares this memory). Any change recorded anywhere in the session
 //! also ends every mark, since the change count moves.
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 const SLOTS: usize = 1024;
 
 /// Per descriptor: 0, or the epoch (high 16 bits) and the table's change count plus one
-/// (low 48 bits) at the time of the create.
-static MARKS: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+/// (low 48 bits) at the time of the create. Mapped at the first mark: most programs make
+/// no file, and 8 KiB of .bss would push the statics every exec touches onto one more page.
+static MARKS: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
 /// Bumped to drop every mark at once.
 static EPOCH: AtomicU64 = AtomicU64::new(1);
 
@@ -25,7 +26,7 @@ const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 
 /// `fd` was just created, with the change count `fake::plain_create` gave.
 pub fn made(fd: i32, count: u64) {
-    if let Some(m) = slot(fd) {
+    if let Some(m) = usize::try_from(fd).ok().and_then(|i| marks_or_map()?.get(i)) {
         m.store(EPOCH.load(Ordering::Relaxed) << COUNT_BITS | (count + 1), Ordering::Relaxed);
     }
 }
@@ -50,16 +51,37 @@ pub fn forget(fd: i32) {
 
 /// Descriptors from `first` to `last` are closed.
 pub fn forget_range(first: u32, last: u32) {
-    for fd in first..=last.min(SLOTS as u32 - 1) {
-        forget(fd as i32);
+    if marks().is_some() {
+        for fd in first..=last.min(SLOTS as u32 - 1) {
+            forget(fd as i32);
+        }
     }
 }
 
 /// glibc may have closed a descriptor where the library cannot see it.
 pub fn forget_all() {
-    EPOCH.store((EPOCH.load(Ordering::Relaxed) + 1) & 0xffff | 1, Ordering::Relaxed);
+    if marks().is_some() {
+        EPOCH.store((EPOCH.load(Ordering::Relaxed) + 1) & 0xffff | 1, Ordering::Relaxed);
+    }
+}
+
+fn marks() -> Option<&'static [AtomicU64; SLOTS]> {
+    // SAFETY: once set, MARKS points to a mapping of SLOTS zeroed words that is never unmapped.
+    unsafe { MARKS.load(Ordering::Acquire).cast::<[AtomicU64; SLOTS]>().as_ref() }
 }
 
 fn slot(fd: i32) -> Option<&'static AtomicU64> {
-    usize::try_from(fd).ok().and_then(|i| MARKS.get(i))
+    usize::try_from(fd).ok().and_then(|i| marks()?.get(i))
+}
+
+/// The marks, mapped on first use (None if the kernel refuses: then nothing is marked).
+fn marks_or_map() -> Option<&'static [AtomicU64; SLOTS]> {
+    if let Some(m) = marks() {
+        return Some(m);
+    }
+    let map = crate::sys::Scratch::new(SLOTS * std::mem::size_of::<AtomicU64>()).ok()?;
+    if MARKS.compare_exchange(std::ptr::null_mut(), map.ptr.cast(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        std::mem::forget(map); // kept for the life of the process
+    } // else another thread mapped them first, and `map` goes
+    marks()
 }
