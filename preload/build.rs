@@ -10,7 +10,8 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/exports.map");
     println!("cargo:rerun-if-changed=csrc/layout.ld");
     let mut build = cc::Build::new();
-    build.file("csrc/shims.c").flag("-fvisibility=hidden").warnings(true);
+    // One section per function, so that csrc/layout.ld can place the exec shims.
+    build.file("csrc/shims.c").flag("-fvisibility=hidden").flag("-ffunction-sections").warnings(true);
     let compiler = build.get_compiler();
     build.compile("fakebox_shims");
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();

@@ -51,20 +51,34 @@ EXPORT int __open64_2(const char *path, int flags) { return fakebox_openat(AT_FD
 EXPORT int __openat_2(int dirfd, const char *path, int flags) { return fakebox_openat(dirfd, path, flags, 0); }
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) { return fakebox_openat(dirfd, path, flags | O_LARGEFILE, 0); }
 
-/* execl and friends: the argument list goes into an array on the stack, as glibc does. */
-#define MAX_EXECL_ARGS 4096
+/* execl and friends: count the arguments, then copy them into an array of that size on
+ * the stack, as glibc does (a fixed array of the largest size would move the stack far
+ * down, and a forked child would fault in fresh stack pages for what follows). */
+#define MAX_EXECL_ARGS 65536
+/* The arguments before the terminating NULL (arg0 is the first). */
+#define COUNT_ARGS(arg0, n)                                                  \
+    do {                                                                     \
+        va_list c_;                                                          \
+        va_start(c_, arg0);                                                  \
+        n = 0;                                                               \
+        if ((arg0) != NULL)                                                  \
+            for (n = 1; n < MAX_EXECL_ARGS && va_arg(c_, char *) != NULL; n++) {} \
+        va_end(c_);                                                          \
+        if (n >= MAX_EXECL_ARGS) { errno = E2BIG; return -1; }               \
+    } while (0)
+/* Copies them, and consumes the terminating NULL: what follows it (execle's envp) is next. */
 #define COLLECT_ARGS(arg0, argv, ap, n)                                      \
     do {                                                                     \
         argv[0] = (char *)(arg0);                                            \
-        for (n = 1; argv[n - 1] != NULL; n++) {                              \
-            if (n == MAX_EXECL_ARGS) { errno = E2BIG; va_end(ap); return -1; } \
-            argv[n] = va_arg(ap, char *);                                    \
-        }                                                                    \
+        for (size_t i_ = 1; i_ < n; i_++) argv[i_] = va_arg(ap, char *);    \
+        argv[n] = NULL;                                                      \
+        if (n > 0) (void)va_arg(ap, char *);                                 \
     } while (0)
 
 EXPORT int execl(const char *path, const char *arg0, ...) {
-    char *argv[MAX_EXECL_ARGS];
     size_t n;
+    COUNT_ARGS(arg0, n);
+    char *argv[n + 1];
     va_list ap;
     va_start(ap, arg0);
     COLLECT_ARGS(arg0, argv, ap, n);
@@ -72,8 +86,9 @@ EXPORT int execl(const char *path, const char *arg0, ...) {
     return fakebox_execve(path, argv, environ);
 }
 EXPORT int execle(const char *path, const char *arg0, ...) {
-    char *argv[MAX_EXECL_ARGS];
     size_t n;
+    COUNT_ARGS(arg0, n);
+    char *argv[n + 1];
     va_list ap;
     va_start(ap, arg0);
     COLLECT_ARGS(arg0, argv, ap, n);
@@ -82,8 +97,9 @@ EXPORT int execle(const char *path, const char *arg0, ...) {
     return fakebox_execve(path, argv, envp);
 }
 EXPORT int execlp(const char *file, const char *arg0, ...) {
-    char *argv[MAX_EXECL_ARGS];
     size_t n;
+    COUNT_ARGS(arg0, n);
+    char *argv[n + 1];
     va_list ap;
     va_start(ap, arg0);
     COLLECT_ARGS(arg0, argv, ap, n);

@@ -43,7 +43,10 @@ extern "C" fn after_fork() {
         if fd != NONE {
             s.fd.store(fd | STALE, Ordering::Relaxed);
         }
-        s.busy.store(false, Ordering::Release);
+        // Written only when set: each page a forked child writes is copied for it.
+        if s.busy.load(Ordering::Relaxed) {
+            s.busy.store(false, Ordering::Release);
+        }
     }
 }
 

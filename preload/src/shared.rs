@@ -38,7 +38,11 @@ pub fn table() -> Option<Table> {
 
 /// After fork: a mapping another thread was making is gone with that thread's work.
 pub fn after_fork() {
-    let _ = STATE.compare_exchange(MAPPING, UNTRIED, Ordering::AcqRel, Ordering::Relaxed);
+    // Read first: a compare-and-swap writes the page even when it fails, and a forked
+    // child that only execs should not copy it.
+    if STATE.load(Ordering::Relaxed) == MAPPING {
+        let _ = STATE.compare_exchange(MAPPING, UNTRIED, Ordering::AcqRel, Ordering::Relaxed);
+    }
 }
 
 fn map() -> sys::Res<()> {

@@ -208,14 +208,33 @@ pub fn format(
     gid: &Cred,
     groups: impl Iterator<Item = u32>,
 ) -> std::fmt::Result {
-    write!(w, "{},{},{},{}:{},{},{},{}:", uid.r, uid.e, uid.s, uid.fs, gid.r, gid.e, gid.s, gid.fs)?;
+    // Digits by hand: this runs in every exec hook, and core::fmt's machinery would be one
+    // more page of code to fault in, in every forked child.
+    for (i, n) in [uid.r, uid.e, uid.s, uid.fs, gid.r, gid.e, gid.s, gid.fs].into_iter().enumerate() {
+        decimal(w, n)?;
+        w.write_char(if i % 4 == 3 { ':' } else { ',' })?;
+    }
     for (i, g) in groups.enumerate() {
         if i > 0 {
             w.write_char(',')?;
         }
-        write!(w, "{g}")?;
+        decimal(w, g)?;
     }
     Ok(())
+}
+
+fn decimal(w: &mut impl std::fmt::Write, mut n: u32) -> std::fmt::Result {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[i..].iter().try_for_each(|&d| w.write_char(char::from(d)))
 }
 
 #[cfg(test)]

@@ -359,3 +359,32 @@ fn fresh_files_and_reused_numbers() {
         &prog.display().to_string(),
     );
 }
+
+/// execl, execle and execlp are C shims (variadic): the arguments, the environment after
+/// the terminating NULL, and the PATH search all arrive, and the program run is faked.
+const EXECL_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void wait_child(void) { int st; wait(&st); fflush(stdout); }
+
+int main(void) {
+    char *env[] = { "X=from-execle", "PATH=/usr/bin:/bin", NULL };
+    fflush(stdout);
+    if (fork() == 0) { execl("/bin/sh", "sh", "-c", "echo execl $0 $1 $2 $(id -u)", "a", "b c", (char *)NULL); _exit(127); }
+    wait_child();
+    if (fork() == 0) { execle("/bin/sh", "sh", "-c", "echo execle $X $(id -u)", (char *)NULL, env); _exit(127); }
+    wait_child();
+    if (fork() == 0) { execlp("sh", "sh", "-c", "echo execlp $(id -u)", (char *)NULL); _exit(127); }
+    wait_child();
+    return 0;
+}
+"#;
+
+#[test]
+fn execl_family() {
+    let prog = build_c("execl", EXECL_C, &[]);
+    Case::new("execl_family").check("execl a b c 0\nexecle from-execle 0\nexeclp 0", &prog.display().to_string());
+}
