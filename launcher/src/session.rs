@@ -71,7 +71,13 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     // The first command inherits the write end (and the library closes it once it loaded).
     nix::fcntl::fcntl(hello_wr.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
         .map_err(|e| fail(EXIT_FAILURE, format!("pipe: {e}")))?;
-    let pid = spawn_command(&argv, &program, traced, &lib, &sock, &attach_sock, &args, &hello_wr)?;
+    // Where every process of the session maps the table from (this process holds the memfd).
+    let table_fd = match &backend {
+        Backend::Shared { remote, .. } => fakebox_tracer::Session::table_fd(remote),
+        Backend::Local(daemon) => fakebox_tracer::Session::table_fd(&InProcess(Arc::clone(daemon))),
+    };
+    let table = table_fd.map(|fd| format!("/proc/{}/fd/{fd}", std::process::id()));
+    let pid = spawn_command(&argv, &program, traced, &lib, &sock, &attach_sock, &args, &hello_wr, table.as_deref())?;
     drop(hello_wr);
     let status = {
         let local;
@@ -406,6 +412,7 @@ fn spawn_command(
     attach: &Path,
     args: &RunArgs,
     hello: &OwnedFd,
+    table: Option<&str>,
 ) -> Result<i32, Failure> {
     let exe = std::env::current_exe().map_err(|e| fail(EXIT_FAILURE, format!("cannot find my own binary: {e}")))?;
     let mut ids = String::new();
@@ -432,6 +439,10 @@ fn spawn_command(
         cmd.env("LD_PRELOAD", preload).env(vars::HELLO_FD, hello_fd.to_string());
     }
     cmd.env(vars::SOCKET, sock).env(vars::LIB, lib).env(vars::IDS, ids);
+    match table {
+        Some(t) => cmd.env(vars::TABLE, t),
+        None => cmd.env_remove(vars::TABLE),
+    };
     // What tools look for to tell that they run under a fake root (dh_testroot, dpkg).
     cmd.env("FAKEROOTKEY", std::process::id().to_string())
         .env("FAKED_MODE", if args.unknown_is_real { "unknown-is-real" } else { "unknown-is-root" });

@@ -90,6 +90,8 @@ pub static LOG_FILE: Fixed<4096> = Fixed::new();
 pub static EXE: Fixed<4096> = Fixed::new();
 pub static TRACER: Fixed<16> = Fixed::new();
 pub static ATTACH: Fixed<108> = Fixed::new();
+/// Where the shared table can be opened (`/proc/PID/fd/N`); empty: ask the daemon for it.
+pub static TABLE: Fixed<48> = Fixed::new();
 
 const UNINIT: u8 = 0;
 const RUNNING: u8 = 1;
@@ -127,6 +129,7 @@ pub fn init() {
     set(&|v| EXE.set(v), vars::EXE);
     set(&|v| TRACER.set(v), vars::TRACER);
     set(&|v| ATTACH.set(v), vars::ATTACH);
+    set(&|v| TABLE.set(v), vars::TABLE);
     if let Some(v) = getenv(vars::IDS) {
         ids::parse(v);
     }

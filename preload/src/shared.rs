@@ -1,7 +1,9 @@
 //! The daemon's shared table, mapped read-only: lookups without a round trip.
-//! Mapped on first use (the daemon passes the memfd over the socket), kept across fork
+//! Mapped on first use (through the launcher's `/proc/PID/fd/N`, or the daemon passes the
+//! memfd over the socket), kept across fork
 //! (the mapping is inherited), made again after exec.
 use crate::client;
+use crate::config;
 use crate::sys;
 use fakebox_proto::shm::Table;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -46,12 +48,22 @@ pub fn after_fork() {
 }
 
 fn map() -> sys::Res<()> {
-    let fd = client::fetch_table()?;
+    // Opened where the launcher holds it, or else handed over by the daemon.
+    let launchers = || match config::TABLE.get() {
+        b"" => Err(libc::ENOENT),
+        _ => sys::openat(libc::AT_FDCWD, config::TABLE.c_str(), libc::O_RDONLY | libc::O_CLOEXEC, 0),
+    };
+    let r = launchers().and_then(map_fd).or_else(|_| client::fetch_table().and_then(map_fd));
+    debug!("shared table: {}", if r.is_ok() { "mapped" } else { "not mapped, asking the daemon" });
+    r
+}
+
+/// Maps the table behind `fd`, and closes it.
+fn map_fd(fd: i32) -> sys::Res<()> {
     let r = fakebox_proto::fdpass::map_readonly(fd).map(|(base, len)| {
         BASE.store(base, Ordering::Relaxed);
         LEN.store(len, Ordering::Relaxed);
     });
     let _ = sys::close(fd);
-    debug!("shared table: {}", if r.is_ok() { "mapped" } else { "not mapped, asking the daemon" });
     r
 }

@@ -25,9 +25,13 @@ pub const ATTACH: &str = "FAKEBOX_ATTACH";
 /// (`fakebox __attach PATH ARGV...`) without changing its pid.
 pub const EXE: &str = "FAKEBOX_EXE";
 
+/// `/proc/PID/fd/N`: the shared table's memfd, held open by the launcher for the whole
+/// session. A process maps the table from there, without a round trip to the daemon.
+pub const TABLE: &str = "FAKEBOX_TABLE";
+
 /// `off`: traced programs get no agent and stay traced, so every call stops in the tracer (for
 /// comparison and diagnosis; read by the launcher only).
 pub const AGENT: &str = "FAKEBOX_AGENT";
 
 /// Every variable the session owns, in the order exec hooks write them back.
-pub const ALL: [&str; 8] = [SOCKET, LIB, IDS, LOG, LOG_FILE, TRACER, EXE, ATTACH];
+pub const ALL: [&str; 9] = [SOCKET, LIB, IDS, LOG, LOG_FILE, TRACER, EXE, ATTACH, TABLE];

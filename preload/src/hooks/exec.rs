@@ -110,6 +110,7 @@ fn session_value<'a>(name: &[u8], ids: &'a [u8]) -> Option<&'a [u8]> {
         n if n == vars::EXE.as_bytes() => unless_empty(config::EXE.get()),
         n if n == vars::TRACER.as_bytes() => unless_empty(config::TRACER.get()),
         n if n == vars::ATTACH.as_bytes() => unless_empty(config::ATTACH.get()),
+        n if n == vars::TABLE.as_bytes() => unless_empty(config::TABLE.get()),
         _ => None,
     }
 }
