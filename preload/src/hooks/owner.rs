@@ -116,7 +116,8 @@ pub(crate) fn chmod_at(dirfd: c_int, path: *const c_char, m: mode_t, flags: c_in
     Ok(0)
 }
 
-/// Does the call name its file by descriptor alone (fchown, fchmod)?
+/// Does the call name its file by descriptor alone (fchown, fchmod)? (A null path with
+/// AT_EMPTY_PATH is an empty one, as recent kernels take it.)
 fn by_fd(flags: c_int, path: *const c_char) -> bool {
-    flags & libc::AT_EMPTY_PATH != 0 && sys::cstr_len(path) == 0
+    flags & libc::AT_EMPTY_PATH != 0 && (path.is_null() || sys::cstr_len(path) == 0)
 }
