@@ -243,7 +243,11 @@ impl Table {
                 Reply::Attrs(fake)
             }
             Op::Unlinked { real } => {
-                if (mode::is_dir(real.mode) || real.nlink <= 1) && self.get(real.key).is_some() {
+                // A record with another birth time is a later inode with the same number
+                // (made while this news was on its way): it stays.
+                let ours =
+                    self.get(real.key).is_some_and(|e| !matches!((e.birth, real.birth), (Some(a), Some(b)) if a != b));
+                if (mode::is_dir(real.mode) || real.nlink <= 1) && ours {
                     self.remove(real.key);
                 }
                 Reply::Done
@@ -388,6 +392,18 @@ mod tests {
         assert_eq!(attrs(&mut t, Op::Lookup { real: r }).uid, 9);
         t.apply(&Op::Unlinked { real: Real { nlink: 1, ..r } }, &mut out);
         assert_eq!(attrs(&mut t, Op::Lookup { real: r }).uid, 0);
+    }
+
+    #[test]
+    fn news_of_an_earlier_inode_leaves_a_later_one_alone() {
+        let mut t = Table::new(false).unwrap();
+        let old = file(1);
+        let new = Real { birth: Some(Birth { sec: 200, nsec: 0 }), ..old };
+        attrs(&mut t, Op::Chown { real: new, uid: Some(9), gid: None });
+        t.apply(&Op::Unlinked { real: old }, &mut Vec::new());
+        assert_eq!(attrs(&mut t, Op::Lookup { real: new }).uid, 9);
+        t.apply(&Op::Unlinked { real: new }, &mut Vec::new());
+        assert_eq!(attrs(&mut t, Op::Lookup { real: new }).uid, 0);
     }
 
     #[test]
