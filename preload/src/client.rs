@@ -9,7 +9,7 @@
 use crate::config;
 use crate::sys::{self, Res};
 use fakebox_proto::{Op, Reply, wire};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 const SLOTS: usize = 4;
 /// The fd number is stale (inherited through fork) and must be replaced before use.
@@ -20,9 +20,12 @@ struct Slot {
     busy: AtomicBool,
     /// fd number, or NONE, possibly with the STALE bit.
     fd: AtomicI32,
+    /// Replies to one-way requests ([`tell`]) still to be read from this socket.
+    unread: AtomicU32,
 }
 
-static POOL: [Slot; SLOTS] = [const { Slot { busy: AtomicBool::new(false), fd: AtomicI32::new(NONE) } }; SLOTS];
+static POOL: [Slot; SLOTS] =
+    [const { Slot { busy: AtomicBool::new(false), fd: AtomicI32::new(NONE), unread: AtomicU32::new(0) } }; SLOTS];
 static OWNER: AtomicI32 = AtomicI32::new(0);
 static WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -42,6 +45,10 @@ extern "C" fn after_fork() {
         let fd = s.fd.load(Ordering::Relaxed);
         if fd != NONE {
             s.fd.store(fd | STALE, Ordering::Relaxed);
+        }
+        // The parent reads its own replies; the child's socket will be a new one.
+        if s.unread.load(Ordering::Relaxed) != 0 {
+            s.unread.store(0, Ordering::Relaxed);
         }
         // Written only when set: each page a forked child writes is copied for it.
         if s.busy.load(Ordering::Relaxed) {
@@ -154,6 +161,43 @@ fn exchange(fd: i32, request: &[u8], reply: &mut [u8]) -> Res<usize> {
     Ok(len)
 }
 
+/// Sends `op` without waiting for the daemon's answer: for news whose outcome the caller
+/// has no use for (a link went away). The daemon handles a connection's requests in order,
+/// so this process's later requests see it done; the reply is read before the next one.
+/// Without a pooled socket (a vfork child, every slot busy) it is an ordinary round trip.
+pub fn tell(op: &Op<'_>) -> Res<()> {
+    config::init();
+    let mut request = [0u8; 256];
+    let n = wire::encode(op, &mut request).map_err(|_| libc::E2BIG)?;
+    trace!("tell {op:?}");
+    if let Some(s) = take_slot() {
+        let r = socket_of(s, false).and_then(|fd| send_all(fd, &request[..n]));
+        if r.is_ok() {
+            s.unread.fetch_add(1, Ordering::Relaxed);
+        } else {
+            s.fd.fetch_or(STALE, Ordering::Relaxed); // perhaps half sent: start on a new socket
+        }
+        s.busy.store(false, Ordering::Release);
+        if r.is_ok() {
+            return Ok(());
+        }
+    }
+    let mut reply = [0u8; 64];
+    one_off(&request[..n], &mut reply).and_then(|len| match wire::decode(&reply[..len]) {
+        Ok(Reply::Errno(e)) => Err(e),
+        Ok(_) => Ok(()),
+        Err(_) => Err(libc::EPROTO),
+    })
+}
+
+/// A free pooled slot, taken, if this process owns the pool.
+fn take_slot() -> Option<&'static Slot> {
+    if OWNER.load(Ordering::Acquire) != sys::getpid() {
+        return None;
+    }
+    POOL.iter().find(|s| s.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok())
+}
+
 /// Sends `op` and returns the daemon's reply, whose bytes live in `reply`.
 ///
 /// Fails with EIO when the daemon cannot be reached (the session has ended): the caller
@@ -163,13 +207,7 @@ pub fn ask<'r>(op: &Op<'_>, request: &mut [u8], reply: &'r mut [u8]) -> Res<Repl
     let n = wire::encode(op, request).map_err(|_| libc::E2BIG)?;
     let request = &request[..n];
     trace!("ask {op:?}");
-    let owner = OWNER.load(Ordering::Acquire) == sys::getpid();
-    let slot = if owner {
-        POOL.iter().find(|s| s.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok())
-    } else {
-        None
-    };
-    let r = match slot {
+    let r = match take_slot() {
         Some(s) => {
             let r = pooled(s, request, reply);
             s.busy.store(false, Ordering::Release);
@@ -192,29 +230,44 @@ pub fn ask<'r>(op: &Op<'_>, request: &mut [u8], reply: &'r mut [u8]) -> Res<Repl
 fn pooled(s: &Slot, request: &[u8], reply: &mut [u8]) -> Res<usize> {
     // Two tries: a socket that went bad (the daemon dropped it) is replaced once.
     for attempt in 0..2 {
-        let fd = s.fd.load(Ordering::Relaxed);
-        let fd = if fd == NONE || fd & STALE != 0 || attempt > 0 {
-            let fresh = connect()?;
-            let placed = if fd != NONE && fd & !STALE >= 0 {
-                // Keep the number we had (it may be the one the program knows to avoid).
-                sys::dup3(fresh, fd & !STALE, libc::O_CLOEXEC)
-            } else {
-                sys::fcntl_dupfd_cloexec(fresh, high_fd_base())
-            };
-            let _ = sys::close(fresh);
-            let placed = placed?;
-            s.fd.store(placed, Ordering::Relaxed);
-            placed
-        } else {
-            fd
-        };
-        match exchange(fd, request, reply) {
+        let r = socket_of(s, attempt > 0).and_then(|fd| exchange(fd, request, reply));
+        match r {
             Ok(len) => return Ok(len),
             Err(e) if attempt == 1 => return Err(e),
             Err(_) => continue,
         }
     }
     Err(libc::EIO)
+}
+
+/// The slot's socket, ready for a request: connected (again) when it has none, was
+/// inherited through fork, or `renew` asks for a new one; the replies to earlier one-way
+/// requests read and dropped.
+fn socket_of(s: &Slot, renew: bool) -> Res<i32> {
+    let fd = s.fd.load(Ordering::Relaxed);
+    if fd != NONE && fd & STALE == 0 && !renew {
+        while s.unread.load(Ordering::Relaxed) > 0 {
+            let mut reply = [0u8; 64];
+            let mut header = [0u8; 4];
+            recv_exact(fd, &mut header)?;
+            let len = wire::body_len(header).map_err(|_| libc::EPROTO)?;
+            recv_exact(fd, reply.get_mut(..len).ok_or(libc::EPROTO)?)?;
+            s.unread.fetch_sub(1, Ordering::Relaxed);
+        }
+        return Ok(fd);
+    }
+    let fresh = connect()?;
+    let placed = if fd != NONE && fd & !STALE >= 0 {
+        // Keep the number we had (it may be the one the program knows to avoid).
+        sys::dup3(fresh, fd & !STALE, libc::O_CLOEXEC)
+    } else {
+        sys::fcntl_dupfd_cloexec(fresh, high_fd_base())
+    };
+    let _ = sys::close(fresh);
+    let placed = placed?;
+    s.fd.store(placed, Ordering::Relaxed);
+    s.unread.store(0, Ordering::Relaxed); // they went with the old socket
+    Ok(placed)
 }
 
 /// Asks the daemon for the shared table's memfd (SCM_RIGHTS), on a connection of its own.

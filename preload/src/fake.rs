@@ -63,14 +63,22 @@ pub fn view(real: &Real) -> Res<Fake> {
 /// A link to `real` went away: the daemon forgets the inode if that was its last. No
 /// round trip when the shared table says the daemon holds nothing for it (rm -rf of files
 /// the session never changed, a compiler's temporary files).
+///
+/// Otherwise the news goes without waiting for the answer, when every record carries a
+/// birth time: then a record the news arrives too late for (a new file that got the freed
+/// inode number meanwhile) tells itself apart, to readers and to the daemon.
 pub fn unlinked(real: &Real) -> Res<()> {
-    if let Some(t) = crate::shared::table()
+    let table = crate::shared::table();
+    if let Some(t) = &table
         && t.complete()
         && t.lookup(real.key).is_none()
     {
         return Ok(());
     }
-    done(&Op::Unlinked { real: *real })
+    match table {
+        Some(t) if t.births_everywhere() && real.birth.is_some() => client::tell(&Op::Unlinked { real: *real }),
+        _ => done(&Op::Unlinked { real: *real }),
+    }
 }
 
 /// Might the daemon hold extended attributes for this inode? (No, when the shared table
