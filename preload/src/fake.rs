@@ -81,6 +81,12 @@ pub fn unlinked(real: &Real) -> Res<()> {
     }
 }
 
+/// Does the daemon hold no extended attributes for any inode, as the shared table says?
+/// Then an xattr read needs no statx to learn which inode it is about.
+pub fn no_xattrs_anywhere() -> bool {
+    crate::shared::table().is_some_and(|t| t.complete() && !t.has_xattrs())
+}
+
 /// Might the daemon hold extended attributes for this inode? (No, when the shared table
 /// says so: then getxattr and listxattr need no round trip.)
 pub fn may_have_xattrs(real: &Real) -> bool {

@@ -48,6 +48,8 @@ const DEVICES: u32 = 8;
 /// Some record has no birth time (its filesystem reports none), so only a change of file
 /// type shows that it went stale. (Never cleared once set.)
 const NO_BIRTH: u32 = 16;
+/// Some record has extended attributes. (Never cleared once set.)
+const XATTRS: u32 = 32;
 
 #[repr(C)]
 struct Slot {
@@ -228,6 +230,11 @@ impl Table {
         self.header().flags.load(Ordering::Acquire) & NO_BIRTH == 0
     }
 
+    /// Might any record have extended attributes? (Never cleared once set.)
+    pub fn has_xattrs(&self) -> bool {
+        self.header().flags.load(Ordering::Acquire) & XATTRS != 0
+    }
+
     /// How many changes the writer has begun (see `Header::writes`).
     pub fn writes(&self) -> u64 {
         self.header().writes.load(Ordering::Acquire)
@@ -334,6 +341,9 @@ impl Table {
         self.header().writes.fetch_add(1, Ordering::AcqRel);
         if rec.birth.is_none() {
             self.header().flags.fetch_or(NO_BIRTH, Ordering::Release);
+        }
+        if rec.xattrs {
+            self.header().flags.fetch_or(XATTRS, Ordering::Release);
         }
         match rec.mode & mode::IFMT {
             mode::IFDIR if rec.mode & mode::ISGID != 0 => {
@@ -550,6 +560,17 @@ mod tests {
         let w3 = t.writes();
         t.set_incomplete();
         assert!(t.writes() > w3);
+    }
+
+    #[test]
+    fn a_record_with_xattrs_shows_in_the_header() {
+        let (_m, t) = table(64);
+        t.set(Key { dev: 3, ino: 1 }, &Record { xattrs: false, ..rec(1) }).unwrap();
+        assert!(!t.has_xattrs());
+        t.set(Key { dev: 3, ino: 2 }, &Record { xattrs: true, ..rec(1) }).unwrap();
+        assert!(t.has_xattrs());
+        t.remove(Key { dev: 3, ino: 2 });
+        assert!(t.has_xattrs()); // never cleared
     }
 
     #[test]

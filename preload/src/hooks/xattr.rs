@@ -96,7 +96,8 @@ fn set(t: Target, name: *const c_char, value: *const c_void, size: size_t, flags
 }
 
 fn get(t: Target, name: *const c_char, value: *mut c_void, size: size_t) -> Res<ssize_t> {
-    if !is_faked(name) {
+    // ls -l reads security.selinux of every file: with nothing recorded, the file's own.
+    if !is_faked(name) || fake::no_xattrs_anywhere() {
         return t.syscall(GET, name as usize, value as usize, size, 0).map(|n| n as ssize_t);
     }
     let seen = t.see()?;
@@ -128,6 +129,9 @@ fn get(t: Target, name: *const c_char, value: *mut c_void, size: size_t) -> Res<
 }
 
 fn list(t: Target, out: *mut c_char, size: size_t) -> Res<ssize_t> {
+    if fake::no_xattrs_anywhere() {
+        return t.syscall(LIST, out as usize, size, 0, 0).map(|n| n as ssize_t);
+    }
     let seen = t.see()?;
     let mut real = Scratch::new(SCRATCH)?;
     let n = t.syscall(LIST, real.ptr as usize, real.len, 0, 0)?;
