@@ -158,7 +158,7 @@ hooks! {
     exec::posix_spawnp(pid: *mut pid_t, file: *const c_char, fa: *const c_void, attr: *const c_void, argv: Argv, envp: Argv) -> c_int;
     exec::system(cmd: *const c_char) -> c_int;
     exec::popen(cmd: *const c_char, kind: *const c_char) -> *mut FILE;
-    // the session's own file descriptors
+    // file descriptors: the session's own sockets, and the marks of files just made
     fds::close(fd: c_int) -> c_int;
     fds::dup2(old: c_int, new: c_int) -> c_int;
     fds::dup3(old: c_int, new: c_int, flags: c_int) -> c_int;
