@@ -46,10 +46,6 @@ extern "C" fn after_fork() {
         if fd != NONE {
             s.fd.store(fd | STALE, Ordering::Relaxed);
         }
-        // The parent reads its own replies; the child's socket will be a new one.
-        if s.unread.load(Ordering::Relaxed) != 0 {
-            s.unread.store(0, Ordering::Relaxed);
-        }
         // Written only when set: each page a forked child writes is copied for it.
         if s.busy.load(Ordering::Relaxed) {
             s.busy.store(false, Ordering::Release);
@@ -161,33 +157,25 @@ fn exchange(fd: i32, request: &[u8], reply: &mut [u8]) -> Res<usize> {
     Ok(len)
 }
 
-/// Sends `op` without waiting for the daemon's answer: for news whose outcome the caller
-/// has no use for (a link went away). The daemon handles a connection's requests in order,
-/// so this process's later requests see it done; the reply is read before the next one.
-/// Without a pooled socket (a vfork child, every slot busy) it is an ordinary round trip.
-pub fn tell(op: &Op<'_>) -> Res<()> {
+/// Sends `op` without waiting for the daemon's answer, for news whose outcome the caller
+/// has no use for (a link went away); false when it could not (a vfork child, every
+/// pooled socket busy, a send that failed): the caller then asks as usual. The daemon
+/// handles a connection's requests in order, so this process's later requests on the
+/// socket find it done; its reply is read before the next one.
+pub fn tell(op: &Op<'_>) -> bool {
     config::init();
     let mut request = [0u8; 256];
-    let n = wire::encode(op, &mut request).map_err(|_| libc::E2BIG)?;
+    let Ok(n) = wire::encode(op, &mut request) else { return false };
+    let Some(s) = take_slot() else { return false };
     trace!("tell {op:?}");
-    if let Some(s) = take_slot() {
-        let r = socket_of(s, false).and_then(|fd| send_all(fd, &request[..n]));
-        if r.is_ok() {
-            s.unread.fetch_add(1, Ordering::Relaxed);
-        } else {
-            s.fd.fetch_or(STALE, Ordering::Relaxed); // perhaps half sent: start on a new socket
-        }
-        s.busy.store(false, Ordering::Release);
-        if r.is_ok() {
-            return Ok(());
-        }
+    let sent = socket_of(s, false).and_then(|fd| send_all(fd, &request[..n])).is_ok();
+    if sent {
+        s.unread.fetch_add(1, Ordering::Relaxed);
+    } else {
+        s.fd.fetch_or(STALE, Ordering::Relaxed); // perhaps half sent: start on a new socket
     }
-    let mut reply = [0u8; 64];
-    one_off(&request[..n], &mut reply).and_then(|len| match wire::decode(&reply[..len]) {
-        Ok(Reply::Errno(e)) => Err(e),
-        Ok(_) => Ok(()),
-        Err(_) => Err(libc::EPROTO),
-    })
+    s.busy.store(false, Ordering::Release);
+    sent
 }
 
 /// A free pooled slot, taken, if this process owns the pool.

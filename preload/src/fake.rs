@@ -75,10 +75,9 @@ pub fn unlinked(real: &Real) -> Res<()> {
     {
         return Ok(());
     }
-    match table {
-        Some(t) if t.births_everywhere() && real.birth.is_some() => client::tell(&Op::Unlinked { real: *real }),
-        _ => done(&Op::Unlinked { real: *real }),
-    }
+    let op = Op::Unlinked { real: *real };
+    let quiet = table.is_some_and(|t| t.births_everywhere()) && real.birth.is_some();
+    if quiet && client::tell(&op) { Ok(()) } else { done(&op) }
 }
 
 /// Does the daemon hold no extended attributes for any inode, as the shared table says?
