@@ -58,9 +58,7 @@ fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, m: c_uint) -> Res<c_
     Ok(fd)
 }
 
-/// `fd` was made by an open that may have created its file (the number forgets any mark).
 fn record_fd(fd: c_int, parent: impl FnOnce() -> Option<fakebox_proto::Real>, requested: u32) -> Res<()> {
-    fresh::forget(fd);
     let seen = fake::see_fd(fd)?;
     record(&seen, parent, mode::IFREG | fake::made_mode(requested, u32::from(seen.stx.stx_mode)), 0)
 }
@@ -226,9 +224,11 @@ fn temp_file(template: *mut c_char, suffix: c_int, flags: c_int) -> c_int {
     };
     // SAFETY: forwarding the caller's template.
     let fd = unsafe { real(template, suffix, flags) };
-    if fd >= 0
-        && let Err(e) = record_fd(fd, || fake::parent(libc::AT_FDCWD, template), 0o600)
-    {
+    if fd < 0 {
+        return fd;
+    }
+    fresh::forget(fd);
+    if let Err(e) = record_fd(fd, || fake::parent(libc::AT_FDCWD, template), 0o600) {
         debug!("mkstemp: could not record a new file: errno {e}");
     }
     fd
