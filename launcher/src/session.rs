@@ -71,23 +71,19 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     // The first command inherits the write end (and the library closes it once it loaded).
     nix::fcntl::fcntl(hello_wr.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
         .map_err(|e| fail(EXIT_FAILURE, format!("pipe: {e}")))?;
-    // Where every process of the session maps the table from (this process holds the memfd).
-    let table_fd = match &backend {
-        Backend::Shared { remote, .. } => fakebox_tracer::Session::table_fd(remote),
-        Backend::Local(daemon) => fakebox_tracer::Session::table_fd(&InProcess(Arc::clone(daemon))),
+    let local;
+    let session: &dyn fakebox_tracer::Session = match &backend {
+        Backend::Shared { remote, .. } => remote,
+        Backend::Local(daemon) => {
+            local = InProcess(Arc::clone(daemon));
+            &local
+        }
     };
-    let table = table_fd.map(|fd| format!("/proc/{}/fd/{fd}", std::process::id()));
+    // Where every process of the session maps the table from (this process holds the memfd).
+    let table = session.table_path();
     let pid = spawn_command(&argv, &program, traced, &lib, &sock, &attach_sock, &args, &hello_wr, table.as_deref())?;
     drop(hello_wr);
     let status = {
-        let local;
-        let session: &dyn fakebox_tracer::Session = match &backend {
-            Backend::Shared { remote, .. } => remote,
-            Backend::Local(daemon) => {
-                local = InProcess(Arc::clone(daemon));
-                &local
-            }
-        };
         let lib_bytes = lib.as_os_str().as_encoded_bytes().to_vec();
         let log = log::enabled().then_some(log::debug as fn(std::fmt::Arguments<'_>));
         let mut engine = fakebox_tracer::engine::Engine::new(session, args.uid, args.gid, lib_bytes, log);

@@ -151,10 +151,9 @@ impl AgentSetup {
             return None;
         }
         let table = session.table()?;
-        let fd = session.table_fd()?;
         Some(AgentSetup {
             filter: crate::filter::bytes(&crate::filter::agent_program()),
-            table_path: format!("/proc/{}/fd/{fd}", std::process::id()),
+            table_path: session.table_path()?,
             table_len: fakebox_proto::shm::size_for(table.capacity()) as u64,
         })
     }

@@ -41,4 +41,11 @@ pub trait Session: Sync {
     /// This process's fd of the table's memfd, which a traced program's agent maps
     /// (through /proc/PID/fd); None: no agent; traced programs stay traced.
     fn table_fd(&self) -> Option<i32>;
+
+    /// Where any process of the session opens the table: `/proc/PID/fd/N` of
+    /// [`Session::table_fd`] (for the agents, and for the preload library through
+    /// `FAKEBOX_TABLE`).
+    fn table_path(&self) -> Option<String> {
+        self.table_fd().map(|fd| format!("/proc/{}/fd/{fd}", std::process::id()))
+    }
 }
