@@ -78,7 +78,7 @@ fn attach() -> Result<(), String> {
     let tid = unsafe { libc::gettid() };
     let mut s = UnixStream::connect(&sock).map_err(|e| format!("cannot reach the session's tracer: {e}"))?;
     let mut buf = Vec::new();
-    let len = wire::round_trip(&mut s, &Op::Attach { tid, uid, gid }, &mut buf)
+    let len = crate::daemon::round_trip(&mut s, &Op::Attach { tid, uid, gid }, &mut buf)
         .map_err(|e| format!("the tracer did not answer: {e}"))?;
     match wire::decode::<Reply<'_>>(&buf[..len]).map_err(|_| "bad answer")? {
         Reply::Bytes(filter) => {

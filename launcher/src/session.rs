@@ -215,7 +215,7 @@ impl fakebox_tracer::Session for Remote {
         let mut s = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut buf = Vec::new();
         let r = (|| {
-            let len = wire::round_trip(&mut *s, op, &mut buf).ok()?;
+            let len = crate::daemon::round_trip(&mut *s, op, &mut buf).ok()?;
             Some(match wire::decode::<Reply<'_>>(&buf[..len]).ok()? {
                 Reply::Attrs(f) => Answer::Attrs(f),
                 Reply::Done => Answer::Done,

@@ -2,6 +2,7 @@
 use fakebox_proto::elf::{self, Exec};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ fn need_depth(file: &Path, path: Option<&OsStr>, depth: u32) -> std::io::Result<
     let mut head = [0u8; 4096];
     let n = f.read_at(&mut head, 0)?;
     let head = &head[..n];
-    match elf::classify(head, &mut &f) {
+    match elf::classify(head, &mut elf::Fd(f.as_raw_fd())) {
         Exec::Elf(e) if e.preload_reaches() => Ok(Need::Preload),
         Exec::Elf(e) if !e.class64 => Ok(Need::Refuse(format!(
             "{} is a 32-bit program: the tracer does not fake the i386 ABI, so it does not run",
@@ -69,7 +70,7 @@ pub fn foreign_loader(file: &Path) -> bool {
     let Ok(f) = File::open(file) else { return false };
     let mut head = [0u8; 4096];
     let n = f.read_at(&mut head, 0).unwrap_or(0);
-    matches!(elf::classify(&head[..n], &mut &f), Exec::Elf(e) if matches!(e.interp, elf::Interp::Musl | elf::Interp::Other))
+    matches!(elf::classify(&head[..n], &mut elf::Fd(f.as_raw_fd())), Exec::Elf(e) if matches!(e.interp, elf::Interp::Musl | elf::Interp::Other))
 }
 
 #[cfg(test)]

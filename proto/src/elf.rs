@@ -84,9 +84,16 @@ impl ReadAt for &[u8] {
     }
 }
 
-impl ReadAt for &std::fs::File {
+/// An open file descriptor, read with pread(2).
+pub struct Fd(pub i32);
+
+impl ReadAt for Fd {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> usize {
-        std::os::unix::fs::FileExt::read_at(*self, buf, offset).unwrap_or(0)
+        let Ok(offset) = i64::try_from(offset) else { return 0 };
+        // SAFETY: reads into the caller's buffer, within its length.
+        #[allow(unsafe_code)]
+        let n = unsafe { libc::pread(self.0, buf.as_mut_ptr().cast(), buf.len(), offset) };
+        usize::try_from(n).unwrap_or(0)
     }
 }
 
@@ -231,6 +238,7 @@ fn has_go_note(file: &mut dyn ReadAt, offset: u64, size: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     fn file(path: &str) -> Option<Vec<u8>> {
         std::fs::read(path).ok()

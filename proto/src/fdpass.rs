@@ -3,7 +3,8 @@
 #![allow(unsafe_code)]
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    // SAFETY: glibc's per-thread errno.
+    unsafe { *libc::__errno_location() }
 }
 
 /// Sends `data` with `fd` attached, in one message.
@@ -12,16 +13,16 @@ pub fn send_with_fd(sock: i32, data: &[u8], fd: i32) -> Result<(), i32> {
     let mut cbuf = [0u64; 4]; // room for one fd's control message, aligned
     // SAFETY: a one-fd SCM_RIGHTS message built in local buffers.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
+        let mut msg: libc::msghdr = core::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as usize;
+        msg.msg_controllen = libc::CMSG_SPACE(core::mem::size_of::<libc::c_int>() as u32) as usize;
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = libc::SOL_SOCKET;
         (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut libc::c_int, fd);
+        (*c).cmsg_len = libc::CMSG_LEN(core::mem::size_of::<libc::c_int>() as u32) as usize;
+        core::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut libc::c_int, fd);
         if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) != data.len() as isize {
             return Err(errno());
         }
@@ -35,11 +36,11 @@ pub fn recv_with_fd(sock: i32, buf: &mut [u8]) -> Result<i32, i32> {
     let mut cbuf = [0u64; 4];
     // SAFETY: recvmsg into local buffers; the control message is checked before use.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
+        let mut msg: libc::msghdr = core::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        msg.msg_controllen = core::mem::size_of_val(&cbuf);
         let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_WAITALL);
         if n < 0 {
             return Err(errno());
@@ -48,7 +49,7 @@ pub fn recv_with_fd(sock: i32, buf: &mut [u8]) -> Result<i32, i32> {
         if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS {
             return Err(libc::EPROTO);
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
+        let fd = core::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
         if n as usize != buf.len() {
             libc::syscall(libc::SYS_close, fd);
             return Err(libc::EPROTO);
@@ -62,7 +63,7 @@ pub fn recv_with_fd(sock: i32, buf: &mut [u8]) -> Result<i32, i32> {
 pub fn map_readonly(fd: i32) -> Result<(usize, usize), i32> {
     // SAFETY: fstat into a zeroed local; a shared read-only mapping of the file.
     unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
+        let mut st: libc::stat = core::mem::zeroed();
         if libc::syscall(libc::SYS_fstat, fd, &mut st as *mut libc::stat) < 0 {
             return Err(errno());
         }

@@ -6,7 +6,8 @@
 pub const KEEP: u32 = u32::MAX;
 
 /// Real, effective, saved and filesystem ids (one of user or group).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub struct Cred {
     pub r: u32,
     pub e: u32,
@@ -181,7 +182,7 @@ pub fn may_chmod(f: &crate::Fake, uid: u32) -> bool {
 /// Parses the session's identity variable `r,e,s,fs:r,e,s,fs:g1,g2,...` (FAKEBOX_IDS);
 /// the groups go into `groups`, whose filled length is returned. Never allocates.
 pub fn parse(v: &[u8], groups: &mut [u32]) -> Option<(Cred, Cred, usize)> {
-    let num = |b: &[u8]| std::str::from_utf8(b).ok().and_then(|s| s.parse::<u32>().ok());
+    let num = |b: &[u8]| core::str::from_utf8(b).ok().and_then(|s| s.parse::<u32>().ok());
     let mut parts = v.split(|&b| b == b':');
     let mut cred = || -> Option<Cred> {
         let mut it = parts.next()?.split(|&b| b == b',').map(num);
@@ -203,11 +204,11 @@ pub fn parse(v: &[u8], groups: &mut [u32]) -> Option<(Cred, Cred, usize)> {
 
 /// Writes the identity in the form [`parse`] reads.
 pub fn format(
-    w: &mut impl std::fmt::Write,
+    w: &mut impl core::fmt::Write,
     uid: &Cred,
     gid: &Cred,
     groups: impl Iterator<Item = u32>,
-) -> std::fmt::Result {
+) -> core::fmt::Result {
     // Digits by hand: this runs in every exec hook, and core::fmt's machinery would be one
     // more page of code to fault in, in every forked child.
     for (i, n) in [uid.r, uid.e, uid.s, uid.fs, gid.r, gid.e, gid.s, gid.fs].into_iter().enumerate() {
@@ -223,7 +224,7 @@ pub fn format(
     Ok(())
 }
 
-fn decimal(w: &mut impl std::fmt::Write, mut n: u32) -> std::fmt::Result {
+fn decimal(w: &mut impl core::fmt::Write, mut n: u32) -> core::fmt::Result {
     let mut digits = [0u8; 10];
     let mut i = digits.len();
     loop {
@@ -240,6 +241,7 @@ fn decimal(w: &mut impl std::fmt::Write, mut n: u32) -> std::fmt::Result {
 #[cfg(test)]
 mod env_tests {
     use super::*;
+    use std::string::String;
 
     #[test]
     fn ids_roundtrip_through_the_environment() {

@@ -1,10 +1,10 @@
 //! What a fake inode is.
-#[cfg(feature = "std")]
+#[cfg(feature = "wire")]
 use serde::{Deserialize, Serialize};
 
 /// An inode's identity on this machine: device and inode number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "wire", derive(Serialize, Deserialize))]
 pub struct Key {
     pub dev: u64,
     pub ino: u64,
@@ -13,7 +13,7 @@ pub struct Key {
 /// The birth time of an inode (statx `STATX_BTIME`), which tells two incarnations of one
 /// inode number apart. `None` where the filesystem does not report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "wire", derive(Serialize, Deserialize))]
 pub struct Birth {
     pub sec: i64,
     pub nsec: u32,
@@ -21,7 +21,7 @@ pub struct Birth {
 
 /// An inode as the kernel reports it to the client that asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "wire", derive(Serialize, Deserialize))]
 pub struct Real {
     pub key: Key,
     pub birth: Option<Birth>,
@@ -35,7 +35,7 @@ pub struct Real {
 
 /// An inode as the session sees it: what stat-like calls report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "wire", derive(Serialize, Deserialize))]
 pub struct Fake {
     pub uid: u32,
     pub gid: u32,
@@ -128,6 +128,7 @@ pub fn is_stale(recorded_mode: u32, recorded_birth: Option<crate::Birth>, real: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     fn acl(entries: &[(u16, u16)]) -> Vec<u8> {
         let mut v = 2u32.to_le_bytes().to_vec();

@@ -11,28 +11,28 @@
 //! - [`shm`]: the shared table every client reads without asking.
 //! - [`agent`]: what the tracer hands the agent it places in a traced process.
 //!
-//! Without the default `std` feature only what the agent needs is built (`inode`,
-//! `kernel`, `shm`, `agent`), for the freestanding agent (see `tracer/agent/`).
+//! The crate never links std, so that the preload library that builds on it stays
+//! freestanding too (a std in the graph costs every exec in a session page faults: see
+//! preload/src/lib.rs). Without the default `wire` feature (serde and bincode) `op` and
+//! `wire` are left out, for the freestanding agent (see `tracer/agent/`).
 #![deny(unsafe_code)]
-#![cfg_attr(not(feature = "std"), no_std)]
+#![no_std]
+#[cfg(test)]
+extern crate std;
 
 pub mod agent;
-#[cfg(feature = "std")]
 pub mod elf;
-#[cfg(feature = "std")]
 pub mod env;
-#[cfg(feature = "std")]
 pub mod fdpass;
-#[cfg(feature = "std")]
 pub mod ids;
 pub mod inode;
 pub mod kernel;
-#[cfg(feature = "std")]
+#[cfg(feature = "wire")]
 pub mod op;
 pub mod shm;
-#[cfg(feature = "std")]
+#[cfg(feature = "wire")]
 pub mod wire;
 
 pub use inode::{Birth, Fake, Key, Real};
-#[cfg(feature = "std")]
+#[cfg(feature = "wire")]
 pub use op::{Op, Reply};

@@ -450,6 +450,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
 
     fn table(cap: usize) -> (Vec<u64>, Table) {
         let mut mem = vec![0u64; size_for(cap) / 8 + 1];

@@ -44,25 +44,6 @@ pub fn decode<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, WireError>
     }
 }
 
-/// One request and its reply over a stream (for the launcher's own clients; the preload
-/// library has its own, allocation-free exchange). The reply's body is left in `buf`;
-/// returns its length.
-pub fn round_trip<S: std::io::Read + std::io::Write, T: Serialize>(
-    stream: &mut S,
-    msg: &T,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<usize> {
-    let bad = |_| std::io::Error::from(std::io::ErrorKind::InvalidData);
-    buf.resize(MAX_FRAME + 4, 0);
-    let n = encode(msg, buf).map_err(bad)?;
-    stream.write_all(&buf[..n])?;
-    let mut header = [0u8; 4];
-    stream.read_exact(&mut header)?;
-    let len = body_len(header).map_err(bad)?;
-    stream.read_exact(&mut buf[..len])?;
-    Ok(len)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

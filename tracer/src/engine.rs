@@ -557,8 +557,9 @@ fn sniff(pid: i32, lib: &[u8]) -> (Option<elf::Elf>, bool) {
     // The headers only, not the whole program.
     let class = std::fs::File::open(format!("/proc/{pid}/exe")).ok().and_then(|f| {
         let mut head = [0u8; 4096];
-        let n = elf::ReadAt::read_at(&mut &f, 0, &mut head);
-        match elf::classify(&head[..n], &mut &f) {
+        let mut fd = elf::Fd(std::os::fd::AsRawFd::as_raw_fd(&f));
+        let n = elf::ReadAt::read_at(&mut fd, 0, &mut head);
+        match elf::classify(&head[..n], &mut fd) {
             Exec::Elf(e) => Some(e),
             _ => None,
         }

@@ -88,7 +88,7 @@ pub fn join(state: &Path, unknown_is_real: bool) -> Result<(PathBuf, UnixStream)
 
 fn ask(s: &mut UnixStream, op: &Op<'_>) -> Option<Reply<'static>> {
     let mut buf = Vec::new();
-    let len = wire::round_trip(s, op, &mut buf).ok()?;
+    let len = crate::daemon::round_trip(s, op, &mut buf).ok()?;
     match wire::decode::<Reply<'_>>(&buf[..len]).ok()? {
         Reply::Done => Some(Reply::Done),
         Reply::Errno(e) => Some(Reply::Errno(e)),

@@ -233,7 +233,7 @@ mod tests {
 
     fn ask(s: &mut UnixStream, op: &Op<'_>) -> std::io::Result<Vec<u8>> {
         let mut buf = Vec::new();
-        let len = wire::round_trip(s, op, &mut buf)?;
+        let len = crate::daemon::round_trip(s, op, &mut buf)?;
         buf.truncate(len);
         Ok(buf)
     }
