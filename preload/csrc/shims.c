@@ -106,3 +106,13 @@ EXPORT int execlp(const char *file, const char *arg0, ...) {
     va_end(ap);
     return fakebox_execvpe(file, argv, environ);
 }
+
+/* The program's nftw (0) and ftw (1) callbacks in use on this thread (hooks/walk.rs):
+ * stable Rust has thread-local storage only through std, which the library does not link. */
+static __thread void *walk_cb[2];
+void *fakebox_walk_cb(int which) { return walk_cb[which]; }
+void *fakebox_walk_cb_swap(int which, void *cb) {
+    void *old = walk_cb[which];
+    walk_cb[which] = cb;
+    return old;
+}

@@ -8,8 +8,8 @@
 //! fd numbers, close-on-exec, and [`is_ours`] lets the fd hooks protect them.
 use crate::config;
 use crate::sys::{self, Res};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use fakebox_proto::{Op, Reply, wire};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 const SLOTS: usize = 4;
 /// The fd number is stale (inherited through fork) and must be replaced before use.
@@ -79,12 +79,12 @@ fn connect() -> Res<i32> {
         if fd < 0 {
             return Err(sys::errno());
         }
-        let mut addr: libc::sockaddr_un = std::mem::zeroed();
+        let mut addr: libc::sockaddr_un = core::mem::zeroed();
         addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
         for (d, s) in addr.sun_path.iter_mut().zip(path) {
             *d = *s as libc::c_char;
         }
-        let len = std::mem::size_of::<libc::sa_family_t>() + path.len() + 1;
+        let len = core::mem::size_of::<libc::sa_family_t>() + path.len() + 1;
         loop {
             if libc::connect(fd, &addr as *const _ as *const libc::sockaddr, len as libc::socklen_t) == 0 {
                 return Ok(fd);
@@ -295,10 +295,10 @@ fn one_off(request: &[u8], reply: &mut [u8]) -> Res<usize> {
 }
 
 struct Errno(i32);
-impl std::fmt::Display for Errno {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // SAFETY: strerror returns a static string for any errno on glibc.
-        let s = unsafe { std::ffi::CStr::from_ptr(libc::strerror(self.0)) };
+        let s = unsafe { core::ffi::CStr::from_ptr(libc::strerror(self.0)) };
         f.write_str(s.to_str().unwrap_or("error"))
     }
 }

@@ -1,9 +1,9 @@
 //! What the session told this process through its environment, read once (at load, or
 //! at the first hook that needs it) into fixed buffers that hooks can read without locks.
 use crate::ids;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use fakebox_proto::env as vars;
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 /// A byte string, at most `N - 1` bytes, copied once during [`init`] (into [`ARENA`]) and
 /// only read afterwards.
@@ -15,7 +15,7 @@ pub struct Fixed<const N: usize> {
 
 impl<const N: usize> Fixed<N> {
     pub const fn new() -> Self {
-        Fixed { at: AtomicPtr::new(std::ptr::null_mut()), len: AtomicUsize::new(0) }
+        Fixed { at: AtomicPtr::new(core::ptr::null_mut()), len: AtomicUsize::new(0) }
     }
 
     fn set(&self, v: &[u8]) -> bool {
@@ -25,7 +25,7 @@ impl<const N: usize> Fixed<N> {
         let Some(p) = ARENA.take(v.len() + 1) else { return false };
         // SAFETY: `p` is ours, v.len() + 1 bytes long, and never handed out again.
         unsafe {
-            std::ptr::copy_nonoverlapping(v.as_ptr(), p, v.len());
+            core::ptr::copy_nonoverlapping(v.as_ptr(), p, v.len());
             *p.add(v.len()) = 0;
         }
         self.len.store(v.len(), Ordering::Relaxed);
@@ -40,7 +40,7 @@ impl<const N: usize> Fixed<N> {
             return b"";
         }
         // SAFETY: written once by `set` before `at` was published, never changed after.
-        unsafe { std::slice::from_raw_parts(p, self.len.load(Ordering::Relaxed)) }
+        unsafe { core::slice::from_raw_parts(p, self.len.load(Ordering::Relaxed)) }
     }
 
     /// The value as a C string.
@@ -74,7 +74,7 @@ impl Arena {
         // Never unmapped: the values live as long as the process.
         crate::sys::Scratch::new(len).ok().map(|m| {
             let p = m.ptr;
-            std::mem::forget(m);
+            core::mem::forget(m);
             p
         })
     }
@@ -113,7 +113,7 @@ pub fn init() {
     }
     if STATE.compare_exchange(UNINIT, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err() {
         while STATE.load(Ordering::Acquire) != DONE {
-            std::hint::spin_loop();
+            core::hint::spin_loop();
         }
         return;
     }

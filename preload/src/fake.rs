@@ -17,7 +17,7 @@ pub struct Seen {
 /// AT_EMPTY_PATH, AT_NO_AUTOMOUNT).
 pub fn see(dirfd: c_int, path: *const c_char, flags: c_int) -> Res<Seen> {
     // SAFETY: statx is plain data; zero is a valid value.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let mut stx: libc::statx = unsafe { core::mem::zeroed() };
     sys::statx(dirfd, path, flags, &mut stx)?;
     Ok(Seen { real: real_of(&stx), stx })
 }
@@ -143,8 +143,8 @@ pub fn created(seen: &Seen, parent: impl FnOnce() -> Option<Real>, mode: u32, rd
     {
         return Ok(());
     }
-    let uid = crate::ids::UID.fs.load(std::sync::atomic::Ordering::Relaxed);
-    let gid = crate::ids::GID.fs.load(std::sync::atomic::Ordering::Relaxed);
+    let uid = crate::ids::UID.fs.load(core::sync::atomic::Ordering::Relaxed);
+    let gid = crate::ids::GID.fs.load(core::sync::atomic::Ordering::Relaxed);
     attrs(&Op::Create { real: seen.real, parent: parent(), uid, gid, mode, rdev }).map(drop)
 }
 
@@ -152,7 +152,7 @@ pub fn created(seen: &Seen, parent: impl FnOnce() -> Option<Real>, mode: u32, rd
 /// root, in a directory that passes no group on, with a complete table whose unknown
 /// files are root's? (Its mode and inode number are the caller's to check.)
 fn quiet_create() -> Option<fakebox_proto::shm::Table> {
-    use std::sync::atomic::Ordering::Relaxed;
+    use core::sync::atomic::Ordering::Relaxed;
     let root = crate::ids::UID.fs.load(Relaxed) == 0 && crate::ids::GID.fs.load(Relaxed) == 0;
     let t = crate::shared::table().filter(|t| t.complete() && !t.unknown_is_real() && !t.has_setgid_dirs())?;
     root.then_some(t)

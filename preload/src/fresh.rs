@@ -10,14 +10,14 @@
 //! glibc may close a descriptor out of sight (fclose, fcloseall, freopen, closedir) and at
 //! exec (a vfork child shares this memory). Any change recorded anywhere in the session
 //! also ends every mark, since the change count moves.
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 const SLOTS: usize = 1024;
 
 /// Per descriptor: 0, or the epoch (high 16 bits) and the table's change count plus one
 /// (low 48 bits) at the time of the create. Mapped at the first mark: most programs make
 /// no file, and 8 KiB of .bss would push the statics every exec touches onto one more page.
-static MARKS: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+static MARKS: AtomicPtr<AtomicU64> = AtomicPtr::new(core::ptr::null_mut());
 /// Bumped to drop every mark at once.
 static EPOCH: AtomicU64 = AtomicU64::new(1);
 
@@ -79,9 +79,9 @@ fn marks_or_map() -> Option<&'static [AtomicU64; SLOTS]> {
     if let Some(m) = marks() {
         return Some(m);
     }
-    let map = crate::sys::Scratch::new(SLOTS * std::mem::size_of::<AtomicU64>()).ok()?;
-    if MARKS.compare_exchange(std::ptr::null_mut(), map.ptr.cast(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
-        std::mem::forget(map); // kept for the life of the process
+    let map = crate::sys::Scratch::new(SLOTS * core::mem::size_of::<AtomicU64>()).ok()?;
+    if MARKS.compare_exchange(core::ptr::null_mut(), map.ptr.cast(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        core::mem::forget(map); // kept for the life of the process
     } // else another thread mapped them first, and `map` goes
     marks()
 }

@@ -2,8 +2,8 @@
 //! supplementary groups. Inherited by fork (memory) and exec (FAKEBOX_IDS, written back by
 //! the exec hooks). Changes follow the kernel's rules: euid 0 may set anything, others
 //! only among their own real, effective and saved ids (the rules live in `fakebox_proto::ids`).
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 use fakebox_proto::ids::Cred;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 
 pub struct Set {
     pub r: AtomicU32,
@@ -45,7 +45,7 @@ pub fn parse(v: &[u8]) {
 }
 
 /// Writes the identity in the form [`parse`] reads.
-pub fn format(w: &mut impl std::fmt::Write) -> std::fmt::Result {
+pub fn format(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     fakebox_proto::ids::format(w, &cred(&UID), &cred(&GID), groups())
 }
 

@@ -11,6 +11,15 @@
 //!
 //! Rules inside hooks: no allocation, no locks (only compare-and-swap that never waits),
 //! no std I/O; a panic aborts (panic=abort), never falls through to the real call.
+//!
+//! The library does not link std (`no_std`; proto, serde and bincode are built without it).
+//! Every exec in a session loads the library, and std's share of it cost each one about
+//! four more page faults: its runtime set-up at load, its panic and backtrace machinery's
+//! data, whose relocations the loader writes into pages of their own. What std would
+//! give is here instead: a panic handler that says what went wrong and aborts, an
+//! allocator (liballoc comes in with serde) that forwards to malloc and that no hook uses,
+//! and the two unwinding symbols core's code names (in csrc/shims.c).
+#![cfg_attr(not(test), no_std)]
 #![allow(clippy::missing_safety_doc)]
 
 #[macro_use]
@@ -37,6 +46,47 @@ extern "C" fn on_load() {
 #[used]
 #[unsafe(link_section = ".init_array")]
 static ON_LOAD: extern "C" fn() = on_load;
+
+/// A panic is a bug in fakebox: say so on stderr (always, whatever the log level) and
+/// abort, as `panic=abort` with std would. Never fall through to the real call.
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
+    let mut l = log::Line::new();
+    let _ = write!(l, "internal error: {info}");
+    l.finish();
+    // SAFETY: ends the process.
+    unsafe { libc::abort() }
+}
+
+/// The allocator liballoc needs to link. No hook allocates (see the rules above); this
+/// only forwards to glibc.
+#[cfg(not(test))]
+struct Malloc;
+
+#[cfg(not(test))]
+// SAFETY: glibc's allocator honours size and (through aligned_alloc) alignment.
+unsafe impl core::alloc::GlobalAlloc for Malloc {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: glibc's allocator; aligned_alloc wants a size that is a multiple of align.
+        unsafe {
+            if layout.align() <= 16 {
+                libc::malloc(layout.size()).cast()
+            } else {
+                libc::aligned_alloc(layout.align(), layout.size().next_multiple_of(layout.align())).cast()
+            }
+        }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, _: core::alloc::Layout) {
+        // SAFETY: `ptr` came from alloc above.
+        unsafe { libc::free(ptr.cast()) }
+    }
+}
+
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOC: Malloc = Malloc;
 
 /// The symbols this library exports, for the launcher's tests.
 #[unsafe(no_mangle)]

@@ -1,6 +1,6 @@
 //! One raw-fd logger: silent unless `FAKEBOX_LOG=debug|trace`; never allocates.
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 
@@ -50,7 +50,7 @@ impl Line {
 }
 
 impl Write for Line {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let room = self.buf.len() - 1 - self.len;
         let n = s.len().min(room);
         self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
@@ -64,7 +64,7 @@ macro_rules! debug {
     ($($t:tt)*) => {
         if $crate::log::enabled(1) {
             let mut l = $crate::log::Line::new();
-            let _ = ::std::fmt::Write::write_fmt(&mut l, format_args!($($t)*));
+            let _ = ::core::fmt::Write::write_fmt(&mut l, format_args!($($t)*));
             l.finish();
         }
     };
@@ -74,14 +74,14 @@ macro_rules! trace {
     ($($t:tt)*) => {
         if $crate::log::enabled(2) {
             let mut l = $crate::log::Line::new();
-            let _ = ::std::fmt::Write::write_fmt(&mut l, format_args!($($t)*));
+            let _ = ::core::fmt::Write::write_fmt(&mut l, format_args!($($t)*));
             l.finish();
         }
     };
 }
 
 /// A message the user must see whatever the log level (on stderr).
-pub fn warn(args: std::fmt::Arguments<'_>) {
+pub fn warn(args: core::fmt::Arguments<'_>) {
     let mut l = Line { buf: [0; 512], len: 0 };
     let _ = l.write_str("fakebox: ");
     let _ = l.write_fmt(args);

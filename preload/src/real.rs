@@ -1,7 +1,7 @@
 //! The next definition of a libc function, for the few hooks that must call libc itself
 //! (fopen, posix_spawn, nftw...) rather than the kernel. Resolved once, on first use.
-use std::ffi::CStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use core::ffi::CStr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// The resolved address, 0 until the first use. It holds no pointer of its own (the
 /// names are arguments), so it lies in .bss: the loader relocates nothing here.
@@ -43,7 +43,7 @@ macro_rules! next {
         $vis fn $name() -> Option<$ty> {
             static N: $crate::real::Next = $crate::real::Next::new();
             // SAFETY: the symbol is the libc function of this exact C signature.
-            N.addr($sym, next!(@ver $($ver)?)).map(|a| unsafe { std::mem::transmute::<usize, $ty>(a) })
+            N.addr($sym, next!(@ver $($ver)?)).map(|a| unsafe { core::mem::transmute::<usize, $ty>(a) })
         }
     };
     (@ver) => { None };

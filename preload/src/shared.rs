@@ -5,8 +5,8 @@
 use crate::client;
 use crate::config;
 use crate::sys;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use fakebox_proto::shm::Table;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 const UNTRIED: u8 = 0;
 const MAPPING: u8 = 1;

@@ -149,7 +149,7 @@ impl Scratch {
 
     pub fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: the mapping is ours and `len` long.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
 
@@ -169,7 +169,7 @@ pub fn cstr_len(s: *const c_char) -> usize {
 /// A NUL-terminated string as bytes (without the NUL).
 pub fn cstr<'a>(s: *const c_char) -> &'a [u8] {
     // SAFETY: as above.
-    unsafe { std::slice::from_raw_parts(s as *const u8, cstr_len(s)) }
+    unsafe { core::slice::from_raw_parts(s as *const u8, cstr_len(s)) }
 }
 
 pub fn fcntl_getfd(fd: c_int) -> Res<c_int> {

@@ -188,27 +188,27 @@ fn fopen_with(path: *const c_char, m: *const c_char, open: impl FnOnce() -> *mut
 }
 
 pub unsafe fn fopen(path: *const c_char, m: *const c_char) -> *mut FILE {
-    let Some(real) = real_fopen() else { return std::ptr::null_mut() };
+    let Some(real) = real_fopen() else { return core::ptr::null_mut() };
     // SAFETY: forwarding the caller's arguments.
     fopen_with(path, m, || unsafe { real(path, m) })
 }
 
 pub unsafe fn fopen64(path: *const c_char, m: *const c_char) -> *mut FILE {
-    let Some(real) = real_fopen64() else { return std::ptr::null_mut() };
+    let Some(real) = real_fopen64() else { return core::ptr::null_mut() };
     // SAFETY: as above.
     fopen_with(path, m, || unsafe { real(path, m) })
 }
 
 pub unsafe fn freopen(path: *const c_char, m: *const c_char, s: *mut FILE) -> *mut FILE {
     fresh::forget_all(); // it closes the stream's descriptor inside glibc
-    let Some(real) = real_freopen() else { return std::ptr::null_mut() };
+    let Some(real) = real_freopen() else { return core::ptr::null_mut() };
     // SAFETY: as above.
     fopen_with(path, m, || unsafe { real(path, m, s) })
 }
 
 pub unsafe fn freopen64(path: *const c_char, m: *const c_char, s: *mut FILE) -> *mut FILE {
     fresh::forget_all(); // it closes the stream's descriptor inside glibc
-    let Some(real) = real_freopen64() else { return std::ptr::null_mut() };
+    let Some(real) = real_freopen64() else { return core::ptr::null_mut() };
     // SAFETY: as above.
     fopen_with(path, m, || unsafe { real(path, m, s) })
 }
@@ -260,7 +260,7 @@ pub unsafe fn mkostemps64(t: *mut c_char, suffix: c_int, flags: c_int) -> c_int 
 }
 
 pub unsafe fn mkdtemp(t: *mut c_char) -> *mut c_char {
-    let Some(real) = real_mkdtemp() else { return std::ptr::null_mut() };
+    let Some(real) = real_mkdtemp() else { return core::ptr::null_mut() };
     // SAFETY: forwarding the caller's template.
     let r = unsafe { real(t) };
     if !r.is_null()

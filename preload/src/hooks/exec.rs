@@ -5,10 +5,10 @@
 use crate::config;
 use crate::ids;
 use crate::sys::{self, Res, Scratch, ret};
+use core::fmt::Write;
 use fakebox_proto::elf::{self, Exec};
 use fakebox_proto::env as vars;
 use libc::{c_char, c_int, pid_t};
-use std::fmt::Write;
 
 type Argv = *const *const c_char;
 
@@ -18,7 +18,7 @@ unsafe extern "C" {
 
 fn environ_now() -> Argv {
     // SAFETY: reading the process's environ pointer.
-    unsafe { *std::ptr::addr_of!(environ) }
+    unsafe { *core::ptr::addr_of!(environ) }
 }
 
 /// Builds `KEY=value` strings and a NULL-terminated array in one mapping.
@@ -226,10 +226,10 @@ impl Small {
     }
 }
 impl Write for Small {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let end = self.len + s.len();
         if end > self.buf.0.len() {
-            return Err(std::fmt::Error);
+            return Err(core::fmt::Error);
         }
         self.buf.0[self.len..end].copy_from_slice(s.as_bytes());
         self.len = end;
@@ -304,8 +304,8 @@ fn sniff(dirfd: c_int, path: *const c_char, depth: u32) -> Verdict {
 
 /// Displays bytes without allocating.
 struct String0<'a>(&'a [u8]);
-impl std::fmt::Display for String0<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for String0<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for chunk in self.0.utf8_chunks() {
             f.write_str(chunk.valid())?;
         }
@@ -528,14 +528,14 @@ fn repair_environ() {
     }
     let Ok((keep, env)) = session_env(environ_now(), true) else { return };
     // The built array becomes the process's environment; its mapping is never unmapped.
-    std::mem::forget(keep);
+    core::mem::forget(keep);
     // SAFETY: replacing environ with a complete NULL-terminated array, as clearenv/putenv do.
-    unsafe { *std::ptr::addr_of_mut!(environ) = env };
+    unsafe { *core::ptr::addr_of_mut!(environ) = env };
 }
 
 /// Does `environ` still carry the session as it is now?
 fn environ_is_whole() -> bool {
-    let get = |name: &std::ffi::CStr| {
+    let get = |name: &core::ffi::CStr| {
         // SAFETY: getenv of a constant name.
         let v = unsafe { libc::getenv(name.as_ptr()) };
         if v.is_null() { None } else { Some(sys::cstr(v)) }
@@ -562,6 +562,6 @@ pub unsafe fn popen(cmd: *const c_char, kind: *const c_char) -> *mut libc::FILE 
     match real_popen() {
         // SAFETY: forwarding the caller's arguments.
         Some(real) => unsafe { real(cmd, kind) },
-        None => std::ptr::null_mut(),
+        None => core::ptr::null_mut(),
     }
 }

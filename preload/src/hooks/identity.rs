@@ -3,8 +3,8 @@
 use crate::fake;
 use crate::ids::{self, GID, UID};
 use crate::sys::{self, Res, ret};
+use core::sync::atomic::Ordering::Relaxed;
 use libc::{c_char, c_int, gid_t, uid_t};
-use std::sync::atomic::Ordering::Relaxed;
 
 pub unsafe fn getuid() -> uid_t {
     UID.r.load(Relaxed)
@@ -96,7 +96,7 @@ pub unsafe fn setgroups(size: libc::size_t, list: *const gid_t) -> c_int {
         sys::set_errno(libc::EFAULT);
         return -1;
     }
-    let list = if size == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(list, size) } };
+    let list = if size == 0 { &[][..] } else { unsafe { core::slice::from_raw_parts(list, size) } };
     zero(ids::set_groups(list))
 }
 

@@ -4,10 +4,10 @@ use crate::fake::{self, Seen};
 use crate::fresh;
 use crate::ids;
 use crate::sys::{self, Res, ret};
+use core::sync::atomic::Ordering::Relaxed;
 use fakebox_proto::Op;
 use fakebox_proto::inode::mode;
 use libc::{c_char, c_int, gid_t, mode_t, uid_t};
-use std::sync::atomic::Ordering::Relaxed;
 
 pub unsafe fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int {
     ret(chown_at(libc::AT_FDCWD, path, uid, gid, 0))

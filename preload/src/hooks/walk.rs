@@ -3,7 +3,6 @@
 //! device node is a plain file on disk, and `find -type c` trusts d_type without a stat.
 use crate::fake;
 use libc::{c_char, c_int, c_void};
-use std::cell::Cell;
 
 /// glibc's FTSENT (fts.h); FTSENT64 has the same layout on x86_64.
 #[repr(C)]
@@ -67,7 +66,7 @@ next!(real_fts_children = c"fts_children": FtsChildren);
 next!(real_fts64_children = c"fts64_children": FtsChildren);
 
 fn read_with(real: Option<FtsRead>, fts: *mut c_void) -> *mut FtsEnt {
-    let Some(real) = real else { return std::ptr::null_mut() };
+    let Some(real) = real else { return core::ptr::null_mut() };
     // SAFETY: forwarding the caller's stream.
     let e = unsafe { real(fts) };
     if !e.is_null() {
@@ -77,7 +76,7 @@ fn read_with(real: Option<FtsRead>, fts: *mut c_void) -> *mut FtsEnt {
 }
 
 fn children_with(real: Option<FtsChildren>, fts: *mut c_void, opts: c_int) -> *mut FtsEnt {
-    let Some(real) = real else { return std::ptr::null_mut() };
+    let Some(real) = real else { return core::ptr::null_mut() };
     // SAFETY: forwarding the caller's stream.
     let first = unsafe { real(fts, opts) };
     let mut e = first;
@@ -110,9 +109,12 @@ pub type NftwFn = unsafe extern "C" fn(*const c_char, *const libc::stat, c_int, 
 pub type FtwFn = unsafe extern "C" fn(*const c_char, *const libc::stat, c_int) -> c_int;
 type Nftw = unsafe extern "C" fn(*const c_char, NftwFn, c_int, c_int) -> c_int;
 
-thread_local! {
-    static NFTW_CB: Cell<Option<NftwFn>> = const { Cell::new(None) };
-    static FTW_CB: Cell<Option<FtwFn>> = const { Cell::new(None) };
+// The callbacks' per-thread slots live in csrc/shims.c (C's __thread).
+const NFTW_CB: c_int = 0;
+const FTW_CB: c_int = 1;
+unsafe extern "C" {
+    fn fakebox_walk_cb(which: c_int) -> *mut c_void;
+    fn fakebox_walk_cb_swap(which: c_int, cb: *mut c_void) -> *mut c_void;
 }
 
 next!(real_nftw = c"nftw" @ c"GLIBC_2.3.3": Nftw);
@@ -131,7 +133,8 @@ fn fixed_copy(st: *const libc::stat) -> Option<libc::stat> {
 unsafe extern "C" fn nftw_tramp(path: *const c_char, st: *const libc::stat, flag: c_int, ftw: *mut c_void) -> c_int {
     let copy = fixed_copy(st);
     let p = copy.as_ref().map_or(st, |c| c as *const libc::stat);
-    match NFTW_CB.with(Cell::get) {
+    // SAFETY: the slot holds null or the NftwFn that with_nftw put there.
+    match unsafe { core::mem::transmute::<*mut c_void, Option<NftwFn>>(fakebox_walk_cb(NFTW_CB)) } {
         // SAFETY: the program's own callback, with its own arguments.
         Some(cb) => unsafe { cb(path, p, flag, ftw) },
         None => 0,
@@ -141,7 +144,8 @@ unsafe extern "C" fn nftw_tramp(path: *const c_char, st: *const libc::stat, flag
 unsafe extern "C" fn ftw_tramp(path: *const c_char, st: *const libc::stat, flag: c_int, _ftw: *mut c_void) -> c_int {
     let copy = fixed_copy(st);
     let p = copy.as_ref().map_or(st, |c| c as *const libc::stat);
-    match FTW_CB.with(Cell::get) {
+    // SAFETY: the slot holds null or the FtwFn that with_ftw put there.
+    match unsafe { core::mem::transmute::<*mut c_void, Option<FtwFn>>(fakebox_walk_cb(FTW_CB)) } {
         // SAFETY: as above.
         Some(cb) => unsafe { cb(path, p, flag) },
         None => 0,
@@ -154,18 +158,22 @@ fn walk(real: Option<Nftw>, dir: *const c_char, tramp: NftwFn, nopenfd: c_int, f
     unsafe { real(dir, tramp, nopenfd, flags) }
 }
 
-fn with_nftw(cb: NftwFn, f: impl FnOnce() -> c_int) -> c_int {
-    let old = NFTW_CB.with(|c| c.replace(Some(cb)));
+/// Runs `f` with `cb` as this thread's callback in slot `which`, then puts the old one back.
+fn with_cb(which: c_int, cb: *mut c_void, f: impl FnOnce() -> c_int) -> c_int {
+    // SAFETY: this thread's own slot.
+    let old = unsafe { fakebox_walk_cb_swap(which, cb) };
     let r = f();
-    NFTW_CB.with(|c| c.set(old));
+    // SAFETY: as above.
+    unsafe { fakebox_walk_cb_swap(which, old) };
     r
 }
 
+fn with_nftw(cb: NftwFn, f: impl FnOnce() -> c_int) -> c_int {
+    with_cb(NFTW_CB, cb as *mut c_void, f)
+}
+
 fn with_ftw(cb: FtwFn, f: impl FnOnce() -> c_int) -> c_int {
-    let old = FTW_CB.with(|c| c.replace(Some(cb)));
-    let r = f();
-    FTW_CB.with(|c| c.set(old));
-    r
+    with_cb(FTW_CB, cb as *mut c_void, f)
 }
 
 pub unsafe fn nftw(dir: *const c_char, cb: NftwFn, nopenfd: c_int, flags: c_int) -> c_int {
@@ -204,7 +212,7 @@ fn entry_type(dir: *mut c_void, ino: u64, d_type: u8) -> Option<u8> {
 }
 
 pub unsafe fn readdir(dir: *mut c_void) -> *mut libc::dirent {
-    let Some(real) = real_readdir() else { return std::ptr::null_mut() };
+    let Some(real) = real_readdir() else { return core::ptr::null_mut() };
     // SAFETY: forwarding the caller's stream; the entry is glibc's, ours to adjust.
     unsafe {
         let e = real(dir);
@@ -218,7 +226,7 @@ pub unsafe fn readdir(dir: *mut c_void) -> *mut libc::dirent {
 }
 
 pub unsafe fn readdir64(dir: *mut c_void) -> *mut libc::dirent64 {
-    let Some(real) = real_readdir64() else { return std::ptr::null_mut() };
+    let Some(real) = real_readdir64() else { return core::ptr::null_mut() };
     // SAFETY: as above.
     unsafe {
         let e = real(dir);

@@ -52,7 +52,7 @@ fn is_faked(name: *const c_char) -> bool {
 }
 
 fn name_str<'a>(name: *const c_char) -> Res<&'a str> {
-    std::str::from_utf8(sys::cstr(name)).map_err(|_| libc::EINVAL)
+    core::str::from_utf8(sys::cstr(name)).map_err(|_| libc::EINVAL)
 }
 
 const SET: [libc::c_long; 3] = [libc::SYS_setxattr, libc::SYS_lsetxattr, libc::SYS_fsetxattr];
@@ -73,7 +73,7 @@ fn ask<T>(op: &Op<'_>, then: impl FnOnce(Reply<'_>) -> Res<T>) -> Res<T> {
 fn set(t: Target, name: *const c_char, value: *const c_void, size: size_t, flags: c_int) -> Res<ssize_t> {
     if sys::cstr(name) == b"system.posix_acl_access" && size > 0 {
         // SAFETY: the caller's value of `size` bytes.
-        let v = unsafe { std::slice::from_raw_parts(value as *const u8, size) };
+        let v = unsafe { core::slice::from_raw_parts(value as *const u8, size) };
         if let Some(perm) = fakebox_proto::inode::acl_equiv_mode(v) {
             // A minimal ACL is a mode: chmod, keeping the setuid, setgid and sticky bits.
             let seen = t.see()?;
@@ -86,7 +86,7 @@ fn set(t: Target, name: *const c_char, value: *const c_void, size: size_t, flags
         return t.syscall(SET, name as usize, value as usize, size, flags as usize).map(|_| 0);
     }
     let seen = t.see()?;
-    let value: &[u8] = if size == 0 { &[] } else { unsafe { std::slice::from_raw_parts(value as *const u8, size) } };
+    let value: &[u8] = if size == 0 { &[] } else { unsafe { core::slice::from_raw_parts(value as *const u8, size) } };
     let op = Op::SetXattr { real: seen.real, name: name_str(name)?, value, flags };
     ask(&op, |r| match r {
         Reply::Done => Ok(0),
@@ -114,7 +114,7 @@ fn get(t: Target, name: *const c_char, value: *mut c_void, size: size_t) -> Res<
                     return Err(libc::ERANGE);
                 }
                 // SAFETY: the caller's buffer holds `size` bytes.
-                unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), value as *mut u8, b.len()) };
+                unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), value as *mut u8, b.len()) };
                 Ok(b.len())
             }
             Reply::Errno(e) => Err(e),
@@ -162,7 +162,7 @@ fn give_list(own: &[u8], faked: &[u8], out: *mut c_char, size: size_t) -> Res<ss
             return Err(libc::ERANGE);
         }
         // SAFETY: the caller's buffer holds `size` >= `total` bytes.
-        let dst = unsafe { std::slice::from_raw_parts_mut(out as *mut u8, size) };
+        let dst = unsafe { core::slice::from_raw_parts_mut(out as *mut u8, size) };
         dst[..own.len()].copy_from_slice(own);
         let mut at = own.len();
         for name in extra {
