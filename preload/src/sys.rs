@@ -16,9 +16,72 @@ pub fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e };
 }
 
+/// A system call's return: the kernel's -4095..-1 are error numbers.
 #[inline]
 fn check(r: c_long) -> Res<c_long> {
-    if r < 0 { Err(errno()) } else { Ok(r) }
+    if (-4095..0).contains(&r) { Err(-r as c_int) } else { Ok(r) }
+}
+
+/// One system call with up to six argument words, made with the `syscall` instruction
+/// rather than through libc's syscall(): the program's errno stays untouched (a hook sets
+/// it only for the result it returns), and a forked child on its way to exec does not
+/// fault in the page of libc's code that holds the wrapper.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub unsafe fn raw(nr: c_long, a: [usize; 6]) -> c_long {
+    let r: c_long;
+    // SAFETY: the caller's system call; the kernel clobbers rcx and r11 and nothing else.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => r,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2], in("r10") a[3], in("r8") a[4], in("r9") a[5],
+            lateout("rcx") _, lateout("r11") _,
+            options(nostack),
+        );
+    }
+    r
+}
+
+/// Elsewhere, libc's syscall(), its -1 and errno turned into the kernel's convention.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub unsafe fn raw(nr: c_long, a: [usize; 6]) -> c_long {
+    // SAFETY: as above.
+    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r == -1 { -(errno() as c_long) } else { r }
+}
+
+/// A system call argument, as the register word the kernel reads (an int sign-extended,
+/// as the C calling convention leaves it for a variadic call).
+pub trait Word {
+    fn word(self) -> usize;
+}
+
+macro_rules! words {
+    ($($t:ty),*) => { $(impl Word for $t { #[inline] fn word(self) -> usize { self as usize } })* };
+}
+words!(u32, u64, usize, i64, isize);
+
+impl Word for i32 {
+    #[inline]
+    fn word(self) -> usize {
+        self as isize as usize
+    }
+}
+
+impl<T> Word for *const T {
+    #[inline]
+    fn word(self) -> usize {
+        self as usize
+    }
+}
+
+impl<T> Word for *mut T {
+    #[inline]
+    fn word(self) -> usize {
+        self as usize
+    }
 }
 
 /// Converts a result into the C convention: the value, or -1 with errno set.
@@ -34,15 +97,24 @@ pub fn ret(r: Res<c_int>) -> c_int {
 }
 
 macro_rules! syscall {
-    ($nr:expr $(, $a:expr)*) => {
+    ($nr:expr $(, $a:expr)*) => {{
+        let mut words = [0usize; 6];
+        let mut _i = 0;
+        $( words[_i] = Word::word($a); _i += 1; )*
         // SAFETY: a raw system call; the kernel validates every argument.
-        check(unsafe { libc::syscall($nr $(, $a)*) })
-    };
+        check(unsafe { raw($nr, words) })
+    }};
+}
+
+/// A system call with arguments already in words (for callers that pick the call).
+pub fn syscall6(nr: c_long, a: [usize; 6]) -> Res<usize> {
+    // SAFETY: as in syscall!.
+    check(unsafe { raw(nr, a) }).map(|r| r as usize)
 }
 
 pub fn getpid() -> i32 {
     // SAFETY: getpid cannot fail.
-    unsafe { libc::syscall(libc::SYS_getpid) as i32 }
+    unsafe { raw(libc::SYS_getpid, [0; 6]) as i32 }
 }
 
 pub fn statx(dirfd: c_int, path: *const c_char, flags: c_int, buf: &mut libc::statx) -> Res<()> {
@@ -132,19 +204,9 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(len: usize) -> Res<Scratch> {
-        // SAFETY: a fresh anonymous mapping.
-        let p = unsafe {
-            libc::syscall(
-                libc::SYS_mmap,
-                0usize,
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0usize,
-            )
-        };
-        check(p).map(|p| Scratch { ptr: p as *mut u8, len })
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        syscall!(libc::SYS_mmap, 0usize, len, prot, flags, -1i32, 0usize).map(|p| Scratch { ptr: p as *mut u8, len })
     }
 
     pub fn bytes(&mut self) -> &mut [u8] {
@@ -155,8 +217,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping.
-        unsafe { libc::syscall(libc::SYS_munmap, self.ptr, self.len) };
+        let _ = syscall!(libc::SYS_munmap, self.ptr, self.len);
     }
 }
 

@@ -40,9 +40,7 @@ impl Target {
             Target::LPath(p) => (nrs[1], p as usize),
             Target::Fd(fd) => (nrs[2], fd as usize),
         };
-        // SAFETY: the caller's own arguments, passed through to the kernel.
-        let r = unsafe { libc::syscall(nr, first, a, b, c, d) };
-        if r < 0 { Err(sys::errno()) } else { Ok(r as usize) }
+        sys::syscall6(nr, [first, a, b, c, d, 0])
     }
 }
 
