@@ -13,12 +13,12 @@
 //! no std I/O; a panic aborts (panic=abort), never falls through to the real call.
 //!
 //! The library does not link std (`no_std`; proto, serde and bincode are built without it).
-//! Every exec in a session loads the library, and std's share of it cost each one about
-//! four more page faults: its runtime set-up at load, its panic and backtrace machinery's
-//! data, whose relocations the loader writes into pages of their own. What std would
-//! give is here instead: a panic handler that says what went wrong and aborts, an
-//! allocator (liballoc comes in with serde) that forwards to malloc and that no hook uses,
-//! and the two unwinding symbols core's code names (in csrc/shims.c).
+//! Every exec in a session loads the library, and std's share of it cost each one page
+//! faults: its runtime set-up at load, the data of its panic and backtrace machinery,
+//! whose relocations the loader writes into pages of their own. What std would give is
+//! here instead: a panic handler that says what went wrong and aborts, an allocator
+//! (liballoc comes in with serde) that forwards to malloc and that no hook uses, and the
+//! two unwinding symbols core's code names (csrc/unwind.c).
 #![cfg_attr(not(test), no_std)]
 #![allow(clippy::missing_safety_doc)]
 
