@@ -360,6 +360,72 @@ fn fresh_files_and_reused_numbers() {
     );
 }
 
+/// nftw and ftw hand their callback glibc's struct stat, which a trampoline corrects on
+/// the way. The callback in use is kept per thread, and a walk started inside a callback
+/// puts the outer one back when it ends: two threads walk at once with callbacks of their
+/// own, and the outer walk goes on with its own callback after an inner nftw and ftw.
+const WALK_C: &str = r#"
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void say(const char *tag, const char *path, const struct stat *st) {
+    char line[256];
+    int n = snprintf(line, sizeof line, "%s %s %u:%u %o\n", tag, path, st->st_uid, st->st_gid, st->st_mode & 07777);
+    write(1, line, n);
+}
+
+static int inner(const char *path, const struct stat *st, int flag, struct FTW *f) { say("inner", path, st); return 0; }
+static int inner_ftw(const char *path, const struct stat *st, int flag) { say("ftw", path, st); return 0; }
+
+static int outer(const char *path, const struct stat *st, int flag, struct FTW *f) {
+    say("outer", path, st);
+    if (strcmp(path, "t/a") == 0 && (nftw(path, inner, 4, FTW_PHYS) != 0 || ftw(path, inner_ftw, 4) != 0))
+        write(1, "inner failed\n", 13);
+    return 0;
+}
+
+static int cb_a(const char *path, const struct stat *st, int flag, struct FTW *f) { say("A", path, st); return 0; }
+static int cb_b(const char *path, const struct stat *st, int flag, struct FTW *f) { say("B", path, st); return 0; }
+
+static void *walk(void *cb) {
+    for (int i = 0; i < 50; i++)
+        if (nftw("t", (int (*)(const char *, const struct stat *, int, struct FTW *))cb, 8, FTW_PHYS) != 0) return (void *)1;
+    return 0;
+}
+
+int main(void) {
+    if (nftw("t", outer, 8, FTW_PHYS) != 0) { perror("nftw"); return 1; }
+    pthread_t a, b;
+    pthread_create(&a, 0, walk, (void *)cb_a);
+    pthread_create(&b, 0, walk, (void *)cb_b);
+    void *ra, *rb;
+    pthread_join(a, &ra);
+    pthread_join(b, &rb);
+    return ra || rb;
+}
+"#;
+
+#[test]
+fn nftw_and_ftw_callbacks() {
+    let prog = build_c("walk", WALK_C, &["-pthread"]);
+    Case::new("nftw_and_ftw_callbacks").check(
+        "50 A t 0:0 755\n50 A t/a 7:8 2750\n50 A t/a/f 5:6 4711\n\
+         50 B t 0:0 755\n50 B t/a 7:8 2750\n50 B t/a/f 5:6 4711\n\
+         1 ftw t/a 7:8 2750\n1 ftw t/a/f 5:6 4711\n\
+         1 inner t/a 7:8 2750\n1 inner t/a/f 5:6 4711\n\
+         1 outer t 0:0 755\n1 outer t/a 7:8 2750\n1 outer t/a/f 5:6 4711",
+        &format!(
+            "mkdir -p t/a && chmod 755 t && touch t/a/f && chown 5:6 t/a/f && chmod 4711 t/a/f && chown 7:8 t/a && chmod 2750 t/a && {} | LC_ALL=C sort | uniq -c | sed 's/^ *//'",
+            prog.display()
+        ),
+    );
+}
+
 /// execl, execle and execlp are C shims (variadic): the arguments, the environment after
 /// the terminating NULL, and the PATH search all arrive, and the program run is faked.
 const EXECL_C: &str = r#"
