@@ -492,12 +492,14 @@ for w in $WORKLOADS; do
 			MED[$w.$t]=$(printf '%s\n' "${tv[@]}" | median)
 		fi
 	done
+	# The ratio pairs each run with native's run of the same round (the tools of a round
+	# run back to back, so a slow stretch of the machine hits both) and takes the median.
 	for t in $TOOLS; do
 		[ -n "${MED[$w.$t]:-}" ] || continue
-		base=${MED[$w.native]:-}
-		if [ -n "$base" ]; then
-			CELL[$w.$t]=$(awk -v m="${MED[$w.$t]}" -v b="$base" 'BEGIN {
-				if (b > 0) printf "%.2f s (%.1fx)", m, m / b; else printf "%.2f s", m }')
+		if [ -n "${MED[$w.native]:-}" ]; then
+			ratio=$(paste -d' ' <(printf '%s\n' ${TIMES[$t]}) <(printf '%s\n' ${TIMES[native]}) |
+				awk '$2 > 0 { printf "%.6f\n", $1 / $2 }' | median)
+			CELL[$w.$t]=$(awk -v m="${MED[$w.$t]}" -v r="$ratio" 'BEGIN { printf "%.2f s (%.1fx)", m, r }')
 		else
 			CELL[$w.$t]=$(awk -v m="${MED[$w.$t]}" 'BEGIN { printf "%.2f s", m }')
 		fi
@@ -518,7 +520,7 @@ echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- kernel: $(uname -r)"
 echo "- nproc: $(nproc)"
 echo "- cpu: $(grep -m1 '^model name' /proc/cpuinfo | sed 's/^model name[[:space:]]*:[[:space:]]*//')"
-echo "- user: uid $(id -u) gid $(id -g); REPS=$REPS, median of REPS; ratio = median / native median"
+echo "- user: uid $(id -u) gid $(id -g); REPS=$REPS, median of REPS; ratio = median over the rounds of (time / native's time in the same round)"
 for t in $TOOLS; do
 	if [ -n "${MISSING[$t]:-}" ]; then echo "- $t: missing"; else echo "- $t: $(tool_version "$t"); id -u inside: ${IDU[$t]:-?}"; fi
 done
