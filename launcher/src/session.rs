@@ -11,6 +11,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -118,7 +119,6 @@ fn inside_a_session() -> bool {
 /// this very session, as any program the session starts would (the preload library and
 /// the tracer carry on), rather than under a second fake.
 fn join_outer(argv: &[OsString]) -> Failure {
-    use std::os::unix::process::CommandExt;
     log::debug(format_args!("already inside a session: running {:?} in it", argv[0]));
     let e = Command::new(&argv[0]).args(&argv[1..]).exec();
     let code = if e.kind() == std::io::ErrorKind::NotFound { EXIT_NOT_FOUND } else { EXIT_CANNOT_RUN };
@@ -419,8 +419,10 @@ fn spawn_command(
         c.arg("__attach").arg(program).args(argv);
         c
     } else {
-        let mut c = Command::new(&argv[0]);
-        c.args(&argv[1..]);
+        // The program found on PATH and sniffed, under the name it was given: no second
+        // search (a failed execve per PATH entry before it).
+        let mut c = Command::new(program);
+        c.arg0(&argv[0]).args(&argv[1..]);
         c
     };
     if args.mechanism == Mechanism::Tracer {
