@@ -47,15 +47,13 @@ extern "C" fn on_load() {
 #[unsafe(link_section = ".init_array")]
 static ON_LOAD: extern "C" fn() = on_load;
 
-/// A panic is a bug in fakebox: say so on stderr (always, whatever the log level) and
-/// abort, as `panic=abort` with std would. Never fall through to the real call.
+/// A panic is a bug in fakebox: say so on stderr (always, whatever the log level, in the
+/// `fakebox: ...` form of every other failure) and abort, as `panic=abort` with std would.
+/// Never fall through to the real call.
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use core::fmt::Write;
-    let mut l = log::Line::new();
-    let _ = write!(l, "internal error: {info}");
-    l.finish();
+    log::warn(format_args!("internal error in the preload library (a bug; please report it): {info}"));
     // SAFETY: ends the process.
     unsafe { libc::abort() }
 }
