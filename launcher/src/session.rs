@@ -98,14 +98,19 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         Backend::Shared { conn, .. } => host::leave(conn, args.state.as_deref().unwrap_or(Path::new("")))?,
     }
     if !loaded {
-        return Err(fail(
-            EXIT_FAILURE,
-            format!(
-                "the preload library {} did not load into {}, so it ran without the fake; its results are not what root would get (see the loader's message above)",
-                lib.display(),
-                argv[0].to_string_lossy()
+        let (lib, cmd) = (lib.display(), argv[0].to_string_lossy());
+        // A signal before the library said hello: the program died while loading (a crash
+        // in a library's start-up), which is not the same as a library that did not load.
+        let why = match status {
+            129..=192 => format!(
+                "{cmd} was killed by signal {} before the preload library {lib} said it had loaded: it may have crashed while starting (see the messages above)",
+                status - 128
             ),
-        ));
+            _ => format!(
+                "the preload library {lib} did not load into {cmd}, so it ran without the fake; its results are not what root would get (see the loader's message above)"
+            ),
+        };
+        return Err(fail(EXIT_FAILURE, why));
     }
     Ok(status)
 }

@@ -1,6 +1,7 @@
 //! The session behaves like the command it wraps (DESIGN §3.10) and fails clearly (§4).
 
-use fakebox_tests::{Case, check_all, expect_exit};
+use fakebox_tests::{Case, build_c, check_all, expect_exit, fakebox};
+use std::ffi::OsString;
 
 #[test]
 fn exit_code_passes_through() {
@@ -63,6 +64,27 @@ fn stdout_not_held_open() {
         "hi 0\ndone",
         r#"x=$("$FB" run -- sh -c 'echo hi; touch f; chown 1 f; stat -c %u:%g f >/dev/null'); echo "$x $?"; y=$("$FB" run -- true 2>&1); echo done"#,
     );
+}
+
+/// Another preloaded library that kills the program in its start-up, before fakebox's
+/// library says hello: fakebox fails (125) and says the program died, not that the
+/// library did not load.
+const ABORT_AT_LOAD_C: &str = r#"
+#include <stdlib.h>
+/* Only inside the session: the fakebox binary itself loads this library too. */
+__attribute__((constructor)) static void die(void) { if (getenv("FAKEBOX_SOCKET")) abort(); }
+"#;
+
+#[test]
+fn crash_while_loading_is_named() {
+    let lib = build_c("abort-at-load.so", ABORT_AT_LOAD_C, &["-shared", "-fPIC"]);
+    let preload = format!("LD_PRELOAD={}", lib.display());
+    let argv: Vec<OsString> =
+        vec!["env".into(), preload.into(), fakebox().into(), "run".into(), "--".into(), "true".into()];
+    let runs = Case::new("crash_while_loading_is_named").run_argv(&argv);
+    expect_exit("crash_while_loading_is_named", &runs, 125, |e| {
+        e.contains("fakebox: true was killed by signal 6 before the preload library") && !e.contains("did not load")
+    });
 }
 
 #[test]
