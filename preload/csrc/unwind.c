@@ -4,8 +4,8 @@
  * would define them. Nothing in the library unwinds (a panic aborts), so no frame of it
  * has anything to clean up: an unwinder passing through one of core's frames (a C++
  * exception thrown from a program's nftw callback, say) is told to go on, as std tells it
- * for a panic=abort frame, and a landing pad is never entered. Hidden, like everything here that is not a
- * hook: a program's own unwinder stays the one it links. */
+ * for a panic=abort frame, and a landing pad is never entered. Hidden, like everything
+ * here that is not a hook: a program's own unwinder stays the one it links. */
 #include <stdlib.h>
 
 int rust_eh_personality(int version, int actions, unsigned long cls, void *exc, void *ctx) {

@@ -47,44 +47,47 @@ extern "C" fn on_load() {
 #[unsafe(link_section = ".init_array")]
 static ON_LOAD: extern "C" fn() = on_load;
 
-/// A panic is a bug in fakebox: say so on stderr (always, whatever the log level, in the
-/// `fakebox: ...` form of every other failure) and abort, as `panic=abort` with std would.
-/// Never fall through to the real call.
+/// What std would have defined, in the library only (its unit tests link std). The two
+/// unwinding symbols core's code names are in csrc/unwind.c, for the same reason.
 #[cfg(not(test))]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    log::warn(format_args!("internal error in the preload library (a bug; please report it): {info}"));
-    // SAFETY: ends the process.
-    unsafe { libc::abort() }
-}
+mod freestanding {
+    use crate::log;
 
-/// The allocator liballoc needs to link. No hook allocates (see the rules above); this
-/// only forwards to glibc.
-#[cfg(not(test))]
-struct Malloc;
+    /// A panic is a bug in fakebox: say so on stderr (always, whatever the log level, in
+    /// the `fakebox: ...` form of every other failure) and abort, as `panic=abort` with std
+    /// would. Never fall through to the real call.
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        log::warn(format_args!("internal error in the preload library (a bug; please report it): {info}"));
+        // SAFETY: ends the process.
+        unsafe { libc::abort() }
+    }
 
-#[cfg(not(test))]
-// SAFETY: glibc's allocator honours size and (through aligned_alloc) alignment.
-unsafe impl core::alloc::GlobalAlloc for Malloc {
-    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
-        // SAFETY: glibc's allocator; aligned_alloc wants a size that is a multiple of align.
-        unsafe {
-            if layout.align() <= 16 {
-                libc::malloc(layout.size()).cast()
-            } else {
-                libc::aligned_alloc(layout.align(), layout.size().next_multiple_of(layout.align())).cast()
+    /// The allocator liballoc needs to link. No hook allocates (see the rules above); this
+    /// only forwards to glibc.
+    struct Malloc;
+
+    // SAFETY: glibc's allocator honours size and (through aligned_alloc) alignment.
+    unsafe impl core::alloc::GlobalAlloc for Malloc {
+        unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+            // SAFETY: glibc's allocator; aligned_alloc wants a size that is a multiple of align.
+            unsafe {
+                if layout.align() <= 16 {
+                    libc::malloc(layout.size()).cast()
+                } else {
+                    libc::aligned_alloc(layout.align(), layout.size().next_multiple_of(layout.align())).cast()
+                }
             }
         }
+        unsafe fn dealloc(&self, ptr: *mut u8, _: core::alloc::Layout) {
+            // SAFETY: `ptr` came from alloc above.
+            unsafe { libc::free(ptr.cast()) }
+        }
     }
-    unsafe fn dealloc(&self, ptr: *mut u8, _: core::alloc::Layout) {
-        // SAFETY: `ptr` came from alloc above.
-        unsafe { libc::free(ptr.cast()) }
-    }
-}
 
-#[cfg(not(test))]
-#[global_allocator]
-static ALLOC: Malloc = Malloc;
+    #[global_allocator]
+    static ALLOC: Malloc = Malloc;
+}
 
 /// The symbols this library exports, for the launcher's tests.
 #[unsafe(no_mangle)]
