@@ -9,9 +9,16 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-int fakebox_openat(int dirfd, const char *path, int flags, unsigned mode);
-int fakebox_execve(const char *path, char *const argv[], char *const envp[]);
-int fakebox_execvpe(const char *file, char *const argv[], char *const envp[]);
+/* The Rust entry points, declared hidden: the linker gives a symbol the most constraining
+ * visibility among its references, so these are not exported, and every call to them, from
+ * here and from Rust, binds within this library. Exported, they could be preempted: with
+ * two copies of the library in one process (nested sessions of two fakebox builds), the
+ * second copy's execvp reached the first copy's fakebox_execvpe, whose next execvpe is the
+ * second copy's, and the two recursed until the stack ran out. */
+#define INTERNAL __attribute__((visibility("hidden")))
+INTERNAL int fakebox_openat(int dirfd, const char *path, int flags, unsigned mode);
+INTERNAL int fakebox_execve(const char *path, char *const argv[], char *const envp[]);
+INTERNAL int fakebox_execvpe(const char *file, char *const argv[], char *const envp[]);
 extern char **environ;
 
 /* The mode argument exists only when the flags say a file may be created. */

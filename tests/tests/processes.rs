@@ -181,6 +181,20 @@ fn vfork_children() {
 }
 
 #[test]
+fn second_copy_of_the_library() {
+    // A second copy of the library, preloaded by hand (another fakebox build's, say), next
+    // to the session's: env's execvp goes through both copies' exec hooks, once each. When
+    // the library exported its internal entry points, the second copy's execvp reached the
+    // first copy's, whose next execvpe is the second copy's, round and round until the
+    // stack ran out (SIGSEGV, status 139).
+    Case::new("second_copy_of_the_library").check_outer(
+        "0\n3",
+        r#"cp "$(dirname "$FB")/libfakebox.so" copy.so 2>/dev/null
+"$FB" run -- sh -c 'touch f; chown 3 f; LD_PRELOAD=$PWD/copy.so env true; echo $?; LD_PRELOAD=$PWD/copy.so env stat -c %u f' 2>&1"#,
+    );
+}
+
+#[test]
 fn python_system() {
     require("python3");
     Case::new("python_system").check(
