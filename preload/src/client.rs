@@ -2,8 +2,8 @@
 //!
 //! A small pool of sockets, each taken with a compare-and-swap, never waited for: a
 //! thread (or a signal handler) that finds every slot busy uses a connection of its own
-//! for that one request. After fork() the child replaces each inherited socket in place
-//! (same fd number) before first use; a vfork or raw-clone child, which shares the parent's
+//! for that one request. After fork() (the fork hooks call [`after_fork`] in the child) the
+//! child replaces each inherited socket in place (same fd number) before first use; a vfork or raw-clone child, which shares the parent's
 //! memory, never touches the pool and uses one-off connections. The sockets sit at high
 //! fd numbers, close-on-exec, and [`is_ours`] lets the fd hooks protect them.
 use crate::config;
@@ -32,11 +32,10 @@ static WARNED: AtomicBool = AtomicBool::new(false);
 /// Called once at load, in the process that owns the pool.
 pub fn init() {
     OWNER.store(sys::getpid(), Ordering::Release);
-    // SAFETY: registering a fork handler that only touches atomics.
-    unsafe { libc::pthread_atfork(None, None, Some(after_fork)) };
 }
 
-extern "C" fn after_fork() {
+/// In the child, when fork returns there (hooks::exec::fork): this process now owns the pool.
+pub fn after_fork() {
     crate::shared::after_fork();
     // Only the forking thread exists now; every slot is free, and every socket is the
     // parent's: keep the numbers (so they stay protected) but replace them before use.

@@ -451,6 +451,39 @@ pub unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv
         .and_then(|(_keep, env)| sys::execveat(dirfd, path, argv, env, flags).map(|()| 0)))
 }
 
+next!(real_fork = c"fork": unsafe extern "C" fn() -> pid_t);
+next!(real_fork_old_name = c"__fork": unsafe extern "C" fn() -> pid_t);
+next!(real_fork_raw = c"_Fork": unsafe extern "C" fn() -> pid_t);
+
+/// fork, its old name __fork, and _Fork: the child takes over the parent's connections to
+/// the daemon (client::after_fork) before it asks anything. A hook, rather than a
+/// pthread_atfork handler registered at every load: that registration wrote a page of
+/// libc's in every exec'd program, forking or not. A child forked inside libc (daemon,
+/// forkpty) is not seen here; like a vfork child it leaves the pool alone and opens a
+/// connection per request, which is slower but the same to the program.
+pub unsafe fn fork() -> pid_t {
+    forked(real_fork())
+}
+
+pub unsafe fn __fork() -> pid_t {
+    forked(real_fork_old_name())
+}
+
+#[allow(non_snake_case)]
+pub unsafe fn _Fork() -> pid_t {
+    forked(real_fork_raw())
+}
+
+fn forked(real: Option<unsafe extern "C" fn() -> pid_t>) -> pid_t {
+    let Some(real) = real else { return ret(Err(libc::ENOSYS)) };
+    // SAFETY: libc's fork, with no arguments.
+    let pid = unsafe { real() };
+    if pid == 0 {
+        crate::client::after_fork();
+    }
+    pid
+}
+
 type Spawn =
     unsafe extern "C" fn(*mut pid_t, *const c_char, *const libc::c_void, *const libc::c_void, Argv, Argv) -> c_int;
 next!(real_posix_spawn = c"posix_spawn" @ c"GLIBC_2.15": Spawn);
