@@ -25,6 +25,11 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={map}");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{dir}/csrc/layout.ld");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,separate-loadable-segments");
+    // Headers, symbol tables and read-only data share the code's segment (GNU ld's layout
+    // before -z separate-code): the loader reads the tables and runs the load path in one
+    // mapping, which one page fault brings in, where two mappings took two in every exec.
+    // The price is that those bytes are executable too; RELRO stays.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--no-rosegment");
     // Without std nothing else names glibc (the libc crate leaves linking to std), and the
     // library's references should bind to glibc's versions as a C library's do.
     println!("cargo:rustc-link-lib=dylib=c");
