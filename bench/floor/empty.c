@@ -7,5 +7,10 @@
  *   perf stat -e page-faults,task-clock sh -c "$L"
  *   LD_PRELOAD=/tmp/empty.so perf stat -e page-faults,task-clock sh -c "$L"
  *   target/release/fakebox run -- perf stat -e page-faults,task-clock sh -c "$L"
+ *
+ * Built so, the library has the layout most libraries have (four segments and RELRO). The
+ * cheapest a library can be loaded is with two segments, code and data, and no RELRO:
+ *
+ *   cc -shared -fPIC -O2 -Wl,-z,noseparate-code,-z,norelro -o /tmp/empty2.so bench/floor/empty.c
  */
 int fakebox_floor_marker;
