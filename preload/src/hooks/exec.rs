@@ -453,25 +453,21 @@ pub unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv
 
 next!(real_fork = c"fork": unsafe extern "C" fn() -> pid_t);
 next!(real_fork_old_name = c"__fork": unsafe extern "C" fn() -> pid_t);
-next!(real_fork_raw = c"_Fork": unsafe extern "C" fn() -> pid_t);
 
-/// fork, its old name __fork, and _Fork: the child takes over the parent's connections to
-/// the daemon (client::after_fork) before it asks anything. A hook, rather than a
+/// fork and its old name __fork: the child takes over the parent's connections to the
+/// daemon (client::after_fork) before it asks anything. A hook, rather than a
 /// pthread_atfork handler registered at every load: that registration wrote a page of
-/// libc's in every exec'd program, forking or not. A child forked inside libc (daemon,
-/// forkpty) is not seen here; like a vfork child it leaves the pool alone and opens a
-/// connection per request, which is slower but the same to the program.
+/// libc's in every exec'd program, forking or not. Not seen here: a child forked inside
+/// libc (daemon, forkpty) or by _Fork, which is left alone because it must stay safe in a
+/// signal handler and a hook's first call resolves the real function with dlsym. Such a
+/// child, like a vfork child, leaves the pool alone and opens a connection per request:
+/// slower, the same to the program.
 pub unsafe fn fork() -> pid_t {
     forked(real_fork())
 }
 
 pub unsafe fn __fork() -> pid_t {
     forked(real_fork_old_name())
-}
-
-#[allow(non_snake_case)]
-pub unsafe fn _Fork() -> pid_t {
-    forked(real_fork_raw())
 }
 
 fn forked(real: Option<unsafe extern "C" fn() -> pid_t>) -> pid_t {

@@ -27,7 +27,6 @@ macro_rules! hooks {
     ($( $family:ident :: $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty; )*) => {
         $(
             #[unsafe(no_mangle)]
-            #[allow(non_snake_case)] // C's names, such as _Fork
             pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
                 // SAFETY: the program's arguments, forwarded unchanged.
                 unsafe { $family::$name($($arg),*) }
@@ -157,7 +156,6 @@ hooks! {
     exec::execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv, flags: c_int) -> c_int;
     exec::fork() -> pid_t;
     exec::__fork() -> pid_t;
-    exec::_Fork() -> pid_t;
     exec::posix_spawn(pid: *mut pid_t, path: *const c_char, fa: *const c_void, attr: *const c_void, argv: Argv, envp: Argv) -> c_int;
     exec::posix_spawnp(pid: *mut pid_t, file: *const c_char, fa: *const c_void, attr: *const c_void, argv: Argv, envp: Argv) -> c_int;
     exec::system(cmd: *const c_char) -> c_int;
