@@ -2,10 +2,11 @@
 //!
 //! A small pool of sockets, each taken with a compare-and-swap, never waited for: a
 //! thread (or a signal handler) that finds every slot busy uses a connection of its own
-//! for that one request. After fork() (the fork hooks call [`after_fork`] in the child) the
-//! child replaces each inherited socket in place (same fd number) before first use; a vfork or raw-clone child, which shares the parent's
-//! memory, never touches the pool and uses one-off connections. The sockets sit at high
-//! fd numbers, close-on-exec, and [`is_ours`] lets the fd hooks protect them.
+//! for that one request. After fork() (the fork hooks call [`after_fork`] in the child)
+//! the child replaces each inherited socket in place (same fd number) before first use;
+//! a vfork or raw-clone child, which shares the parent's memory, never touches the pool
+//! and uses one-off connections, as does a child the fork hooks did not see. The sockets
+//! sit at high fd numbers, close-on-exec, and [`is_ours`] lets the fd hooks protect them.
 use crate::config;
 use crate::sys::{self, Res};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
