@@ -180,6 +180,83 @@ fn vfork_children() {
     Case::new("vfork_children").check("51:52 53:54 0", &prog.display().to_string());
 }
 
+const FORK_THREADS_C: &str = r#"
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Threads change and read their own files while the main thread forks: a child may start
+ * while a thread is in the middle of a request on a pooled socket. Each child (and a
+ * grandchild of each) then makes requests of its own. */
+#define THREADS 3
+#define CHILDREN 30
+
+static volatile int stop;
+
+static int check(const char *path, uid_t u, gid_t g) {
+    struct stat st;
+    if (chown(path, u, g) != 0 || stat(path, &st) != 0) return 1;
+    return st.st_uid != u || st.st_gid != g;
+}
+
+static void *work(void *arg) {
+    long t = (long)arg, bad = 0;
+    char path[32];
+    snprintf(path, sizeof path, "t%ld", t);
+    for (int i = 0; !stop; i++) bad += check(path, 1000 + t * 100 + i % 100, 2000 + i % 100);
+    return (void *)bad;
+}
+
+static int child(int k) {
+    char path[32];
+    snprintf(path, sizeof path, "c%d", k);
+    int bad = check(path, 3000 + k, 4000 + k) + check(path, 5000 + k, 6000 + k);
+    pid_t p = fork();
+    if (p == 0) _exit(check(path, 7000 + k, 8000 + k));
+    int st;
+    if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st)) return bad + 1;
+    return bad + WEXITSTATUS(st);
+}
+
+int main(void) {
+    char path[32];
+    for (int i = 0; i < THREADS; i++) { snprintf(path, sizeof path, "t%d", i); close(open(path, O_CREAT | O_WRONLY, 0644)); }
+    for (int k = 0; k < CHILDREN; k++) { snprintf(path, sizeof path, "c%d", k); close(open(path, O_CREAT | O_WRONLY, 0644)); }
+    pthread_t th[THREADS];
+    for (long i = 0; i < THREADS; i++) pthread_create(&th[i], NULL, work, (void *)i);
+    long bad = 0;
+    for (int k = 0; k < CHILDREN; k++) {
+        pid_t p = fork();
+        if (p == 0) _exit(child(k));
+        int st;
+        if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st)) bad++;
+        else bad += WEXITSTATUS(st);
+    }
+    stop = 1;
+    for (int i = 0; i < THREADS; i++) { void *r; pthread_join(th[i], &r); bad += (long)r; }
+    for (int k = 0; k < CHILDREN; k++) {
+        struct stat st;
+        snprintf(path, sizeof path, "c%d", k);
+        if (stat(path, &st) != 0 || st.st_uid != (uid_t)(7000 + k) || st.st_gid != (gid_t)(8000 + k)) bad++;
+    }
+    printf("%ld\n", bad);
+    return 0;
+}
+"#;
+
+#[test]
+fn fork_while_threads_ask() {
+    // The fork hooks hand the pool to the child (client::after_fork); a fork in the middle
+    // of another thread's request must leave neither the child nor the parent with a
+    // socket in a half-spoken state.
+    let prog = build_c("fork-threads", FORK_THREADS_C, &["-pthread"]);
+    Case::new("fork_while_threads_ask").check("0", &prog.display().to_string());
+}
+
 #[test]
 fn second_copy_of_the_library() {
     // A second copy of the library, preloaded by hand (another fakebox build's, say), next
