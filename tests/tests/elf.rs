@@ -47,7 +47,7 @@ fn elf_of(path: &Path) -> Elf {
 }
 
 fn elf(class64: bool, machine: u16, interp: Interp, pie: bool, go: bool) -> Elf {
-    Elf { class64, machine, interp, pie, go }
+    Elf { class64, machine, interp, pie, go, runtime: None }
 }
 
 /// A minimal ELF file made by hand: one PT_LOAD covering the file and, if `interp` is
