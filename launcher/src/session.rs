@@ -9,6 +9,7 @@ use fakebox_proto::env as vars;
 use fakebox_proto::ids::Cred;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
@@ -37,7 +38,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     if inside_a_session() {
         return Err(join_outer(&argv));
     }
-    let traced = choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
+    let start = choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
     let lib = preload_library()?;
 
     // The table: the shared daemon of the state file (joined first: starting it may fork,
@@ -82,7 +83,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     };
     // Where every process of the session maps the table from (this process holds the memfd).
     let table = session.table_path();
-    let pid = spawn_command(&argv, &program, traced, &lib, &sock, &attach_sock, &args, &hello_wr, table.as_deref())?;
+    let pid = spawn_command(&argv, &program, &start, &lib, &sock, &attach_sock, &args, &hello_wr, table.as_deref())?;
     drop(hello_wr);
     let status = {
         let lib_bytes = lib.as_os_str().as_encoded_bytes().to_vec();
@@ -281,19 +282,27 @@ fn locate(cmd: &OsStr, path: Option<&OsStr>) -> Result<PathBuf, Failure> {
     }
 }
 
+/// How the first command starts.
+enum Start {
+    /// With the library preloaded, after the sanitizer's runtime the program names, if any.
+    Preload(Option<fakebox_proto::elf::Runtime>),
+    /// Through `fakebox __attach`, under the tracer.
+    Traced,
+}
+
 /// Does the first command start under the tracer?
-fn choose_mechanism(m: Mechanism, program: &Path, path: Option<&OsStr>) -> Result<bool, Failure> {
+fn choose_mechanism(m: Mechanism, program: &Path, path: Option<&OsStr>) -> Result<Start, Failure> {
     let need = sniff::need(program, path).map_err(|e| fail(EXIT_CANNOT_RUN, format!("{}: {e}", program.display())))?;
     if let Need::Refuse(why) = need {
         return Err(fail(EXIT_FAILURE, why));
     }
     if m == Mechanism::Tracer {
-        return Ok(true);
+        return Ok(Start::Traced);
     }
     match (need, m) {
         (Need::Refuse(why), _) => Err(fail(EXIT_FAILURE, why)),
-        (Need::Preload, _) => Ok(false),
-        (Need::Tracer(_), Mechanism::Auto) => Ok(true),
+        (Need::Preload(runtime), _) => Ok(Start::Preload(runtime)),
+        (Need::Tracer(_), Mechanism::Auto) => Ok(Start::Traced),
         (Need::Tracer(why), _) => Err(fail(
             EXIT_FAILURE,
             format!(
@@ -407,7 +416,7 @@ extern "C" fn forward(sig: libc::c_int) {
 fn spawn_command(
     argv: &[OsString],
     program: &Path,
-    traced: bool,
+    start: &Start,
     lib: &Path,
     sock: &Path,
     attach: &Path,
@@ -419,7 +428,7 @@ fn spawn_command(
     let mut ids = String::new();
     let _ = fakebox_proto::ids::format(&mut ids, &Cred::all(args.uid), &Cred::all(args.gid), [args.gid].into_iter());
     let hello_fd = hello.as_raw_fd();
-    let mut cmd = if traced {
+    let mut cmd = if matches!(start, Start::Traced) {
         let mut c = Command::new(&exe);
         c.arg("__attach").arg(program).args(argv);
         c
@@ -434,12 +443,21 @@ fn spawn_command(
         // Every program is traced: no library is preloaded anywhere in the session.
         cmd.env_remove("LD_PRELOAD");
     } else {
-        let mut preload = lib.as_os_str().to_owned();
-        if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
-            preload.push(":");
-            preload.push(old);
-        }
-        cmd.env("LD_PRELOAD", preload).env(vars::HELLO_FD, hello_fd.to_string());
+        let runtime = match start {
+            Start::Preload(Some(r)) => Some(r.name()),
+            _ => None,
+        };
+        let given = std::env::var_os("LD_PRELOAD").unwrap_or_default();
+        let added = std::env::var_os(vars::RUNTIME).unwrap_or_default();
+        let mut entries = [&b""[..]; 64];
+        let lib_bytes = lib.as_os_str().as_bytes();
+        let (n, added_now) =
+            vars::preload_order(lib_bytes, true, runtime, given.as_bytes(), added.as_bytes(), &mut entries);
+        cmd.env("LD_PRELOAD", OsStr::from_bytes(&entries[..n].join(&b':'))).env(vars::HELLO_FD, hello_fd.to_string());
+        match (added_now, runtime) {
+            (true, Some(r)) => cmd.env(vars::RUNTIME, OsStr::from_bytes(r)),
+            _ => cmd.env_remove(vars::RUNTIME),
+        };
     }
     cmd.env(vars::SOCKET, sock).env(vars::LIB, lib).env(vars::IDS, ids);
     match table {

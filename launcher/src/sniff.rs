@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Need {
-    /// LD_PRELOAD reaches it.
-    Preload,
+    /// LD_PRELOAD reaches it; a sanitizer's runtime that it names goes first.
+    Preload(Option<elf::Runtime>),
     /// Only the tracer can fake it; the string says why ("statically linked", "setuid"...).
     Tracer(String),
     /// Neither mechanism fakes it (a 32-bit program): it must not run.
@@ -43,7 +43,7 @@ fn need_depth(file: &Path, path: Option<&OsStr>, depth: u32) -> std::io::Result<
     let n = f.read_at(&mut head, 0)?;
     let head = &head[..n];
     match elf::classify(head, &mut elf::Fd(f.as_raw_fd())) {
-        Exec::Elf(e) if e.preload_reaches() => Ok(Need::Preload),
+        Exec::Elf(e) if e.preload_reaches() => Ok(Need::Preload(e.runtime)),
         Exec::Elf(e) if !e.class64 => Ok(Need::Refuse(format!(
             "{} is a 32-bit program: the tracer does not fake the i386 ABI, so it does not run",
             file.display()
@@ -55,13 +55,13 @@ fn need_depth(file: &Path, path: Option<&OsStr>, depth: u32) -> std::io::Result<
             match (interp.file_name().map(OsStr::as_bytes), arg) {
                 (Some(b"env"), Some(name)) if !name.as_bytes().starts_with(b"-") => match resolve(name, path) {
                     Some(p) => need_depth(&p, path, depth + 1),
-                    None => Ok(Need::Preload), // env itself will say it is not found
+                    None => Ok(Need::Preload(None)), // env itself will say it is not found
                 },
                 _ => need_depth(interp, path, depth + 1),
             }
         }
         // The kernel refuses it; execvp hands it to /bin/sh, which is what will run.
-        _ => Ok(Need::Preload),
+        _ => Ok(Need::Preload(None)),
     }
 }
 
@@ -79,14 +79,14 @@ mod tests {
 
     #[test]
     fn dynamic_glibc_programs_and_scripts_get_the_preload() {
-        assert_eq!(need(Path::new("/bin/sh"), None).unwrap(), Need::Preload);
+        assert_eq!(need(Path::new("/bin/sh"), None).unwrap(), Need::Preload(None));
         let dir = std::env::temp_dir().join(format!("fbsniff-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let s = dir.join("s");
         std::fs::write(&s, "#!/usr/bin/env sh\necho hi\n").unwrap();
-        assert_eq!(need(&s, Some(OsStr::new("/usr/bin:/bin"))).unwrap(), Need::Preload);
+        assert_eq!(need(&s, Some(OsStr::new("/usr/bin:/bin"))).unwrap(), Need::Preload(None));
         std::fs::write(&s, "not an executable at all").unwrap();
-        assert_eq!(need(&s, None).unwrap(), Need::Preload);
+        assert_eq!(need(&s, None).unwrap(), Need::Preload(None));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

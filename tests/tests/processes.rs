@@ -257,6 +257,36 @@ fn fork_while_threads_ask() {
     Case::new("fork_while_threads_ask").check("0", &prog.display().to_string());
 }
 
+const SANITIZED_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+int main(int argc, char **argv) {
+    struct stat st;
+    if (argc < 2 || stat(argv[1], &st) != 0) return 2;
+    printf("%d:%d\n", (int)st.st_uid, (int)st.st_gid);
+    fflush(stdout);
+    /* A child: faked, and without the sanitizer's runtime before the library. */
+    return system("stat -c %u:%g f; case \"$LD_PRELOAD\" in *asan*) echo runtime inherited;; *) echo clean;; esac");
+}
+"#;
+
+#[test]
+fn sanitized_program_gets_its_runtime_first() {
+    // AddressSanitizer refuses to start unless its runtime is the first library loaded
+    // ("ASan runtime does not come first in initial library list"), which a preloaded
+    // library never is: under fakeroot and pseudo such a program exits at once. The
+    // library's exec hook (and the launcher, for the first command) put the runtime the
+    // program names before it in LD_PRELOAD, for that program alone.
+    let prog = build_c("asan-stat", SANITIZED_C, &["-fsanitize=address"]);
+    let p = prog.display();
+    Case::new("sanitized_program_gets_its_runtime_first").check(
+        "5:6\n5:6\nclean\nstatus 0\n5:6\n5:6\nclean",
+        &format!("touch f; chown 5:6 f; {p} f; echo \"status $?\"; exec {p} f"),
+    );
+}
+
 #[test]
 fn second_copy_of_the_library() {
     // A second copy of the library, preloaded by hand (another fakebox build's, say), next

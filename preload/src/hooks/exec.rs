@@ -6,7 +6,7 @@ use crate::config;
 use crate::ids;
 use crate::sys::{self, Res, Scratch, ret};
 use core::fmt::Write;
-use fakebox_proto::elf::{self, Exec};
+use fakebox_proto::elf::{self, Exec, Runtime};
 use fakebox_proto::env as vars;
 use libc::{c_char, c_int, pid_t};
 
@@ -93,7 +93,10 @@ fn var_name(entry: &[u8]) -> &[u8] {
 }
 
 fn is_session_var(name: &[u8]) -> bool {
-    name == b"LD_PRELOAD" || vars::ALL.iter().any(|v| v.as_bytes() == name) || name == vars::HELLO_FD.as_bytes()
+    name == b"LD_PRELOAD"
+        || vars::ALL.iter().any(|v| v.as_bytes() == name)
+        || name == vars::HELLO_FD.as_bytes()
+        || name == vars::RUNTIME.as_bytes()
 }
 
 /// The value [`session_env`] gives the session's variable `name` (one of [`vars::ALL`]),
@@ -134,7 +137,7 @@ fn env_is_session(envp: Argv, n: usize, ids: &[u8]) -> bool {
         let (bit, want) = match vars::ALL.iter().position(|v| v.as_bytes() == name) {
             Some(k) => (1 << k, session_value(name, ids)),
             None if name == b"LD_PRELOAD" => (1 << vars::ALL.len(), Some(lib)),
-            None => return false, // the hello fd, which the rebuilt environment drops
+            None => return false, // the hello fd or a runtime put first: rebuilt without them
         };
         if seen & bit != 0 || want != Some(value) || e.len() == name.len() {
             return false;
@@ -150,21 +153,30 @@ fn env_is_session(envp: Argv, n: usize, ids: &[u8]) -> bool {
     seen == expect
 }
 
-/// `envp` with the session's variables put back; the mapping must live until the exec.
-/// `load` says whether the new program's loader can take the library (a musl or other
-/// foreign loader cannot: it would fail to start); the variables stay for its children.
-fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
+/// `envp` with the session's variables put back, for a program `verdict` describes; the
+/// mapping must live until the exec. A program whose loader cannot take the library (musl,
+/// another loader: `Verdict::Foreign`) gets the variables without it, for its children.
+fn session_env(envp: Argv, verdict: Verdict) -> Res<(Option<Scratch>, Argv)> {
     if !config::in_session() {
         return Ok((None, envp));
     }
+    let load = verdict != Verdict::Foreign;
+    let runtime = match &verdict {
+        Verdict::Preload(Some(r)) => Some(r.name()),
+        _ => None,
+    };
     let mut n = 0;
     let mut other_preload: &[u8] = b"";
+    let mut added: &[u8] = b"";
     if !envp.is_null() {
         // SAFETY: a NULL-terminated array of C strings, as execve requires.
         while !unsafe { *envp.add(n) }.is_null() {
             let e = sys::cstr(unsafe { *envp.add(n) });
-            if var_name(e) == b"LD_PRELOAD" {
+            let name = var_name(e);
+            if name == b"LD_PRELOAD" {
                 other_preload = &e[11..];
+            } else if name == vars::RUNTIME.as_bytes() {
+                added = &e[name.len() + 1..];
             }
             n += 1;
         }
@@ -172,11 +184,11 @@ fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
     let mut idbuf = Small::default();
     let ids_ok = ids::format(&mut idbuf).is_ok();
     let ids = idbuf.bytes();
-    if load && ids_ok && !envp.is_null() && env_is_session(envp, n, ids) {
+    if load && runtime.is_none() && ids_ok && !envp.is_null() && env_is_session(envp, n, ids) {
         return Ok((None, envp));
     }
     let lib = config::LIB.get();
-    let mut b = EnvBuilder::new(n + vars::ALL.len() + 2, 16384 + other_preload.len() + lib.len())?;
+    let mut b = EnvBuilder::new(n + vars::ALL.len() + 3, 16384 + other_preload.len() + lib.len())?;
     for i in 0..n {
         // SAFETY: as above.
         let p = unsafe { *envp.add(i) };
@@ -184,20 +196,18 @@ fn session_env(envp: Argv, load: bool) -> Res<(Option<Scratch>, Argv)> {
             b.push_ptr(p);
         }
     }
-    // LD_PRELOAD: ours first, then whatever else the program preloads.
+    let mut entries: [&[u8]; 32] = [b""; 32];
+    let (k, added_now) = vars::preload_order(lib, load, runtime, other_preload, added, &mut entries);
     let mut pieces: [&[u8]; 64] = [b""; 64];
-    pieces[0] = if load { lib } else { b"" };
-    let mut k = 1;
-    for other in other_preload.split(|&c| c == b':' || c == b' ').filter(|o| !o.is_empty() && *o != lib) {
-        if k + 2 > pieces.len() {
-            break;
-        }
-        pieces[k] = if k == 1 && !load { b"" } else { b":" };
-        pieces[k + 1] = other;
-        k += 2;
+    for (i, e) in entries[..k].iter().enumerate() {
+        pieces[2 * i] = if i == 0 { b"" } else { b":" };
+        pieces[2 * i + 1] = e;
     }
-    if load || k > 1 {
-        b.push("LD_PRELOAD", &pieces[..k])?;
+    if k > 0 {
+        b.push("LD_PRELOAD", &pieces[..2 * k])?;
+    }
+    if let (true, Some(r)) = (added_now, runtime) {
+        b.push(vars::RUNTIME, &[r])?;
     }
     for name in vars::ALL {
         if let Some(v) = session_value(name.as_bytes(), ids) {
@@ -259,8 +269,9 @@ impl elf::ReadAt for FdAt<'_> {
 /// What the program about to run needs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Verdict {
-    /// LD_PRELOAD reaches it (or the kernel will refuse it anyway).
-    Preload,
+    /// LD_PRELOAD reaches it (or the kernel will refuse it anyway). A sanitizer's runtime
+    /// that it names goes before the library (see `env::preload_order`).
+    Preload(Option<Runtime>),
     /// A loader that cannot take a glibc library (musl...): it must not see LD_PRELOAD.
     Foreign,
     /// Only the tracer can fake it (static, Go, musl, another ELF class).
@@ -270,15 +281,15 @@ enum Verdict {
 /// Looks at the program about to run (following `#!` to the interpreter).
 fn sniff(dirfd: c_int, path: *const c_char, depth: u32) -> Verdict {
     if path.is_null() || !config::in_session() || depth > 2 {
-        return Verdict::Preload;
+        return Verdict::Preload(None);
     }
-    let Ok(fd) = sys::openat(dirfd, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return Verdict::Preload };
-    let mut head = [0u8; 1024];
+    let Ok(fd) = sys::openat(dirfd, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return Verdict::Preload(None) };
+    let mut head = [0u8; 4096]; // the string table of most programs, for `elf::Runtime`
     let n = sys::pread(fd, &mut head, 0).unwrap_or(0);
     let kind = elf::classify(&head[..n], &mut FdAt { fd, head: &head[..n] });
     let _ = sys::close(fd);
     match kind {
-        Exec::Elf(e) if e.preload_reaches() => Verdict::Preload,
+        Exec::Elf(e) if e.preload_reaches() => Verdict::Preload(e.runtime),
         Exec::Elf(e) => {
             if config::EXE.get().is_empty() {
                 crate::log::warn(format_args!(
@@ -287,7 +298,7 @@ fn sniff(dirfd: c_int, path: *const c_char, depth: u32) -> Verdict {
                     e.describe()
                 ));
                 let foreign = e.interp != elf::Interp::None && e.interp != elf::Interp::Glibc;
-                return if foreign { Verdict::Foreign } else { Verdict::Preload };
+                return if foreign { Verdict::Foreign } else { Verdict::Preload(None) };
             }
             Verdict::Tracer
         }
@@ -298,7 +309,7 @@ fn sniff(dirfd: c_int, path: *const c_char, depth: u32) -> Verdict {
             // The script's own path goes to the tracer; the kernel then finds the interpreter.
             sniff(libc::AT_FDCWD, p.as_ptr() as *const c_char, depth + 1)
         }
-        Exec::Unknown => Verdict::Preload,
+        Exec::Unknown => Verdict::Preload(None),
     }
 }
 
@@ -362,7 +373,7 @@ fn trampoline(path: *const c_char, argv: Argv) -> Res<(Scratch, Argv)> {
 
 /// execve as the session needs it: through the tracer, or with the library, or without.
 fn exec_as(path: *const c_char, argv: Argv, envp: Argv, verdict: Verdict) -> Res<()> {
-    let (_keep_env, env) = session_env(envp, verdict != Verdict::Foreign)?;
+    let (_keep_env, env) = session_env(envp, verdict)?;
     if verdict == Verdict::Tracer {
         let (_keep_argv, targv) = trampoline(path, argv)?;
         return sys::execve(config::EXE.c_str(), targv, env);
@@ -388,14 +399,14 @@ pub unsafe extern "C" fn fakebox_execvpe(file: *const c_char, argv: Argv, envp: 
             return ret(exec_as(p, argv, envp, v).map(|()| 0));
         }
         let Some(real) = real_execvpe() else { return ret(Err(libc::ENOSYS)) };
-        return match session_env(envp, v != Verdict::Foreign) {
+        return match session_env(envp, v) {
             // SAFETY: forwarding to glibc's execvpe with a valid environment.
             Ok((_keep, env)) => unsafe { real(file, argv, env) },
             Err(e) => ret(Err(e)),
         };
     }
     let Some(real) = real_execvpe() else { return ret(Err(libc::ENOSYS)) };
-    match session_env(envp, true) {
+    match session_env(envp, Verdict::Preload(None)) {
         // SAFETY: as above (glibc reports the failure).
         Ok((_keep, env)) => unsafe { real(file, argv, env) },
         Err(e) => ret(Err(e)),
@@ -433,7 +444,7 @@ pub unsafe fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
         let mut buf = [0u8; 32];
         return ret(exec_as(fd_path(fd, &mut buf), argv, envp, v).map(|()| 0));
     }
-    ret(session_env(envp, v != Verdict::Foreign)
+    ret(session_env(envp, v)
         .and_then(|(_keep, env)| sys::execveat(fd, c"".as_ptr(), argv, env, libc::AT_EMPTY_PATH).map(|()| 0)))
 }
 
@@ -447,8 +458,7 @@ pub unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv
         let mut buf = [0u8; 32];
         return ret(exec_as(fd_path(dirfd, &mut buf), argv, envp, v).map(|()| 0));
     }
-    ret(session_env(envp, v != Verdict::Foreign)
-        .and_then(|(_keep, env)| sys::execveat(dirfd, path, argv, env, flags).map(|()| 0)))
+    ret(session_env(envp, v).and_then(|(_keep, env)| sys::execveat(dirfd, path, argv, env, flags).map(|()| 0)))
 }
 
 next!(real_fork = c"fork": unsafe extern "C" fn() -> pid_t);
@@ -499,7 +509,7 @@ fn spawn(
     envp: Argv,
 ) -> c_int {
     let Some(real) = real else { return libc::ENOSYS };
-    let env = match session_env(envp, verdict != Verdict::Foreign) {
+    let env = match session_env(envp, verdict) {
         Ok(e) => e,
         Err(e) => return e,
     };
@@ -542,7 +552,7 @@ pub unsafe fn posix_spawnp(
             let target = if v == Verdict::Tracer { p } else { file };
             spawn(real_posix_spawnp(), v, pid, target, fa, attr, argv, envp)
         }
-        None => spawn(real_posix_spawnp(), Verdict::Preload, pid, file, fa, attr, argv, envp),
+        None => spawn(real_posix_spawnp(), Verdict::Preload(None), pid, file, fa, attr, argv, envp),
     }
 }
 
@@ -555,7 +565,7 @@ fn repair_environ() {
     if !config::in_session() || environ_is_whole() {
         return;
     }
-    let Ok((keep, env)) = session_env(environ_now(), true) else { return };
+    let Ok((keep, env)) = session_env(environ_now(), Verdict::Preload(None)) else { return };
     // The built array becomes the process's environment; its mapping is never unmapped.
     core::mem::forget(keep);
     // SAFETY: replacing environ with a complete NULL-terminated array, as clearenv/putenv do.
@@ -575,6 +585,7 @@ fn environ_is_whole() -> bool {
     get(c"LD_PRELOAD").is_some_and(|p| p.split(|&c| c == b':' || c == b' ').any(|x| x == lib))
         && get(c"FAKEBOX_SOCKET") == Some(config::SOCKET.get())
         && get(c"FAKEBOX_IDS") == Some(idbuf.bytes())
+        && get(c"FAKEBOX_RUNTIME").is_none() // this program's sanitizer runtime, not /bin/sh's
 }
 
 pub unsafe fn system(cmd: *const c_char) -> c_int {
