@@ -285,6 +285,8 @@ fn sanitized_program_gets_its_runtime_first() {
         "5:6\n5:6\nclean\nstatus 0\n5:6\n5:6\nclean",
         &format!("touch f; chown 5:6 f; {p} f; echo \"status $?\"; exec {p} f"),
     );
+    // As the session's first command, placed by the launcher.
+    Case::new("sanitized_program_first").check_outer("0:0\n0:0\nclean", &format!("touch f; \"$FB\" run -- {p} f"));
 }
 
 #[test]
