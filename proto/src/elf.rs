@@ -478,6 +478,23 @@ mod tests {
     }
 
     #[test]
+    fn corrupt_dynamic_sections_decode_or_fail_cleanly() {
+        // Every single-byte change of a small program whose dynamic section, string table
+        // and headers all lie in the bytes read: no panic, no read past what is there.
+        let p = program_naming(&["libm.so.6", "libasan.so.8", "libc.so.6"]);
+        for at in 0..p.len() {
+            for v in [0u8, 1, 0x7f, 0xff] {
+                let mut m = p.clone();
+                m[at] = v;
+                let mut all = &m[..];
+                let _ = classify(&m[..m.len().min(96)], &mut all);
+                let mut all = &m[..];
+                let _ = classify(&m, &mut all);
+            }
+        }
+    }
+
+    #[test]
     fn sanitizer_runtime_names() {
         for yes in ["libasan.so.8", "/usr/lib/x86_64-linux-gnu/libasan.so.6", "libtsan.so.2", "libclang_rt.asan.so"] {
             assert!(is_sanitizer_runtime(yes.as_bytes()), "{yes}");
