@@ -474,10 +474,19 @@ fn spawn_command(
     // copy-on-write faults in this process). The hello pipe's write end is inheritable
     // for that reason; nothing here blocks a signal the command would inherit.
     // The terminal's SIGINT and SIGQUIT reach the command directly; fakebox outlives them
-    // to report its status. SIGTERM and SIGHUP sent to fakebox are passed on.
+    // to report its status. SIGTERM and SIGHUP sent to fakebox are passed on. A signal the
+    // caller ignores (nohup's SIGHUP, a background job's SIGINT) stays ignored, here and in
+    // the command: a handler would have been reset to the default in the command's exec.
     for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
-        // SAFETY: installing a handler that only calls kill.
-        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+        // SAFETY: reading this process's disposition into a local, then installing a
+        // handler that only calls kill.
+        unsafe {
+            let mut now: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut now) == 0 && now.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            libc::signal(sig, forward as *const () as libc::sighandler_t);
+        }
     }
     let child = cmd.spawn().map_err(|e| {
         let code = if e.kind() == std::io::ErrorKind::NotFound { EXIT_NOT_FOUND } else { EXIT_CANNOT_RUN };
