@@ -178,4 +178,13 @@ b=$("$FB" run -- grep -E '^Sig(Blk|Ign)' /proc/self/status)
 [ "$a" = "$b" ] && echo same || printf 'caller:\n%s\ncommand:\n%s\n' "$a" "$b"
 "$FB" run -- sh -c '(true) & wait; echo done'"#,
     );
+    // Signals the caller ignores (nohup's SIGHUP, a background job's SIGINT) stay ignored
+    // in the command, though fakebox passes on the ones it handles.
+    Case::new("command_keeps_the_ignored_signals_of_its_caller").check_outer(
+        "same",
+        r#"trap '' HUP INT
+a=$(grep -E '^SigIgn' /proc/self/status)
+b=$("$FB" run -- grep -E '^SigIgn' /proc/self/status)
+[ "$a" = "$b" ] && echo same || printf 'caller:\n%s\ncommand:\n%s\n' "$a" "$b""#,
+    );
 }
