@@ -49,11 +49,7 @@ fn environment(program: &std::path::Path) -> Vec<CString> {
     std::env::vars_os()
         .filter_map(|(k, v)| {
             if foreign && k == "LD_PRELOAD" {
-                let rest: Vec<&[u8]> = v
-                    .as_bytes()
-                    .split(|&c| c == b':' || c == b' ')
-                    .filter(|x| !x.is_empty() && *x != lib.as_bytes())
-                    .collect();
+                let rest: Vec<&[u8]> = vars::preload_entries(v.as_bytes()).filter(|x| *x != lib.as_bytes()).collect();
                 if rest.is_empty() {
                     return None;
                 }

@@ -36,6 +36,12 @@ pub const AGENT: &str = "FAKEBOX_AGENT";
 /// Every variable the session owns, in the order exec hooks write them back.
 pub const ALL: [&str; 9] = [SOCKET, LIB, IDS, LOG, LOG_FILE, TRACER, EXE, ATTACH, TABLE];
 
+/// The entries of an `LD_PRELOAD` value, split as the loader splits it (on colons and
+/// spaces), empty ones left out.
+pub fn preload_entries(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&c| c == b':' || c == b' ').filter(|e| !e.is_empty())
+}
+
 /// A sanitizer's runtime that an exec put before the library in `LD_PRELOAD` for one
 /// program, which names it (see [`crate::elf::Runtime`]): that program's children leave it
 /// out again, unless they name it too.
@@ -58,8 +64,7 @@ pub fn preload_order<'a>(
     added: &[u8],
     out: &mut [&'a [u8]],
 ) -> (usize, bool) {
-    let given =
-        || current.split(|&c| c == b':' || c == b' ').filter(move |e| !e.is_empty() && *e != added && *e != lib);
+    let given = || preload_entries(current).filter(move |e| *e != added && *e != lib);
     let mut n = 0;
     let mut push = |e: &'a [u8]| {
         if !e.is_empty() && n < out.len() && !out[..n].contains(&e) {

@@ -566,7 +566,8 @@ fn sniff(pid: i32, lib: &[u8]) -> (Option<elf::Elf>, bool) {
     });
     let has_lib = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
         env.split(|&b| b == 0).any(|v| {
-            v.strip_prefix(b"LD_PRELOAD=").is_some_and(|list| list.split(|&c| c == b':' || c == b' ').any(|x| x == lib))
+            v.strip_prefix(b"LD_PRELOAD=")
+                .is_some_and(|list| fakebox_proto::env::preload_entries(list).any(|x| x == lib))
         })
     });
     (class, has_lib)

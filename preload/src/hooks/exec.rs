@@ -582,7 +582,7 @@ fn environ_is_whole() -> bool {
     let mut idbuf = Small::default();
     let _ = ids::format(&mut idbuf);
     let lib = config::LIB.get();
-    get(c"LD_PRELOAD").is_some_and(|p| p.split(|&c| c == b':' || c == b' ').any(|x| x == lib))
+    get(c"LD_PRELOAD").is_some_and(|p| vars::preload_entries(p).any(|x| x == lib))
         && get(c"FAKEBOX_SOCKET") == Some(config::SOCKET.get())
         && get(c"FAKEBOX_IDS") == Some(idbuf.bytes())
         && get(c"FAKEBOX_RUNTIME").is_none() // this program's sanitizer runtime, not /bin/sh's
