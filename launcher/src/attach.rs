@@ -31,6 +31,9 @@ pub fn main(args: &[OsString]) -> ! {
     let env = environment(std::path::Path::new(path));
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
+    // The program starts with the signal state this process was started with (std's
+    // runtime has ignored SIGPIPE since).
+    let _ = crate::sigstate::restore();
     // SAFETY: execve with NULL-terminated arrays that outlive the call. The raw system call,
     // so that the preload library loaded into this very binary does not hand us off again.
     let e = unsafe { libc::syscall(libc::SYS_execve, cpath.as_ptr(), ptrs.as_ptr(), envp.as_ptr()) };

@@ -10,6 +10,7 @@ mod doctor;
 mod inspect;
 mod log;
 mod session;
+mod sigstate;
 mod sniff;
 
 use clap::Parser;

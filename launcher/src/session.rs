@@ -126,7 +126,10 @@ fn inside_a_session() -> bool {
 /// the tracer carry on), rather than under a second fake.
 fn join_outer(argv: &[OsString]) -> Failure {
     log::debug(format_args!("already inside a session: running {:?} in it", argv[0]));
-    let e = Command::new(&argv[0]).args(&argv[1..]).exec();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    // SAFETY: restore makes raw system calls only, which is what may run before an exec.
+    let e = unsafe { cmd.pre_exec(crate::sigstate::restore) }.exec();
     let code = if e.kind() == std::io::ErrorKind::NotFound { EXIT_NOT_FOUND } else { EXIT_CANNOT_RUN };
     fail(code, format!("{}: {e}", argv[0].to_string_lossy()))
 }
@@ -470,22 +473,19 @@ fn spawn_command(
     if args.mechanism != Mechanism::Preload {
         cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe).env(vars::ATTACH, attach);
     }
-    // No pre_exec: std then starts the command with posix_spawn (no fork, so no
-    // copy-on-write faults in this process). The hello pipe's write end is inheritable
-    // for that reason; nothing here blocks a signal the command would inherit.
+    // The command starts with the caller's signal mask and ignored signals, which neither
+    // std's posix_spawn nor its fork path would leave alone (`sigstate`). The pre_exec
+    // makes std fork rather than posix_spawn: one fork per session.
+    // SAFETY: restore makes raw system calls only, which is what may run between fork and exec.
+    unsafe { cmd.pre_exec(crate::sigstate::restore) };
     // The terminal's SIGINT and SIGQUIT reach the command directly; fakebox outlives them
     // to report its status. SIGTERM and SIGHUP sent to fakebox are passed on. A signal the
     // caller ignores (nohup's SIGHUP, a background job's SIGINT) stays ignored, here and in
     // the command: a handler would have been reset to the default in the command's exec.
     for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
-        // SAFETY: reading this process's disposition into a local, then installing a
-        // handler that only calls kill.
-        unsafe {
-            let mut now: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut now) == 0 && now.sa_sigaction == libc::SIG_IGN {
-                continue;
-            }
-            libc::signal(sig, forward as *const () as libc::sighandler_t);
+        if !crate::sigstate::caller_ignores(sig) {
+            // SAFETY: installing a handler that only calls kill.
+            unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
         }
     }
     let child = cmd.spawn().map_err(|e| {

@@ -178,6 +178,30 @@ b=$("$FB" run -- grep -E '^Sig(Blk|Ign)' /proc/self/status)
 [ "$a" = "$b" ] && echo same || printf 'caller:\n%s\ncommand:\n%s\n' "$a" "$b"
 "$FB" run -- sh -c '(true) & wait; echo done'"#,
     );
+    // A caller with a mask and an ignored set of its own (SIGPIPE among them), and glibc's
+    // two internal signals at their default, which a caller spawned by a threaded
+    // program's posix_spawn does not have: every command, first or exec'd inside the
+    // session, preloaded or traced, starts with exactly that state.
+    let caller = build_c("sigcaller", SIGCALLER_C, &[]);
+    Case::new("every_command_starts_with_the_signal_state_of_its_caller").check_outer(
+        "same",
+        &format!(
+            r#"exec {caller} bash -c '
+st() {{ "$@" -E "^Sig(Blk|Ign)" /proc/self/status | tr "\n" " "; }}
+two() {{ "$@" -c "grep -E ^Sig[BI] /proc/self/status; busybox grep -E ^Sig[BI] /proc/self/status" | tr "\n" " "; }}
+fail=
+for m in auto tracer; do
+  for p in grep "busybox grep"; do
+    [ "$(st $p)" = "$(st "$FB" run --mechanism $m -- $p)" ] || fail="$fail $m:$p:$(st "$FB" run --mechanism $m -- $p)"
+  done
+  for s in sh "busybox sh"; do
+    [ "$(two $s)" = "$(two "$FB" run --mechanism $m -- $s)" ] || fail="$fail $m:$s:$(two "$FB" run --mechanism $m -- $s)"
+  done
+done
+[ -z "$fail" ] && echo same || echo "caller: $(st grep) differs:$fail"'"#,
+            caller = caller.display()
+        ),
+    );
     // Signals the caller ignores (nohup's SIGHUP, a background job's SIGINT) stay ignored
     // in the command, though fakebox passes on the ones it handles.
     Case::new("command_keeps_the_ignored_signals_of_its_caller").check_outer(
@@ -188,3 +212,26 @@ b=$("$FB" run -- grep -E '^SigIgn' /proc/self/status)
 [ "$a" = "$b" ] && echo same || printf 'caller:\n%s\ncommand:\n%s\n' "$a" "$b""#,
     );
 }
+
+/// Sets a signal state (SIGUSR1 and SIGWINCH blocked, SIGPIPE and SIGUSR2 ignored, signals
+/// 32 and 33 at their default) and execs its arguments.
+const SIGCALLER_C: &str = r#"
+#include <signal.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    sigaddset(&s, SIGWINCH);
+    sigprocmask(SIG_SETMASK, &s, 0);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    /* the kernel's struct sigaction: handler, flags, restorer, mask; SIG_DFL is 0 */
+    unsigned long dfl[4] = {0, 0, 0, 0};
+    syscall(SYS_rt_sigaction, 32, dfl, 0, 8);
+    syscall(SYS_rt_sigaction, 33, dfl, 0, 8);
+    execvp(argv[1], argv + 1);
+    return 127;
+}
+"#;
