@@ -22,6 +22,38 @@ impl Report {
     }
 }
 
+/// What fakebox relies on of the kernel, and since which version it has it (README,
+/// "What fakebox is not").
+const NEEDS: [((u32, u32), &str); 5] = [
+    ((4, 8), "seccomp filters that run after the tracer saw the call"),
+    ((4, 11), "statx with birth times, which tell a reused inode number apart"),
+    ((5, 0), "seccomp user notifications, which carry the agent's requests"),
+    ((5, 1), "F_SEAL_FUTURE_WRITE, which makes the shared table read-only for every client"),
+    ((5, 6), "pidfd_getfd, with which the tracer takes the agent's listener"),
+];
+
+/// The oldest kernel that has everything in `NEEDS`.
+const MIN_KERNEL: (u32, u32) = {
+    let mut i = 0;
+    let mut max = (0, 0);
+    while i < NEEDS.len() {
+        let v = NEEDS[i].0;
+        if v.0 > max.0 || (v.0 == max.0 && v.1 > max.1) {
+            max = v;
+        }
+        i += 1;
+    }
+    max
+};
+
+/// The major and minor version at the start of a kernel release string (`6.1.0-18-amd64`).
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
@@ -34,7 +66,24 @@ pub fn run() -> Result<i32, Failure> {
         libc::uname(&mut u);
         std::ffi::CStr::from_ptr(u.release.as_ptr()).to_string_lossy().into_owned()
     };
-    r.line(None, "kernel", &kernel);
+    match kernel_version(&kernel) {
+        Some(v) if v >= MIN_KERNEL => r.line(
+            Some(true),
+            "kernel",
+            &format!("{kernel} (fakebox needs {}.{} or later)", MIN_KERNEL.0, MIN_KERNEL.1),
+        ),
+        Some(_) => r.line(
+            Some(false),
+            "kernel",
+            &format!(
+                "{kernel} is older than {}.{}, which fakebox needs: {}",
+                MIN_KERNEL.0,
+                MIN_KERNEL.1,
+                NEEDS.iter().map(|(v, what)| format!("{what} ({}.{})", v.0, v.1)).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        None => r.line(Some(false), "kernel", &format!("cannot read the version in {kernel:?}")),
+    }
 
     let exe = std::env::current_exe().map_err(|e| Failure(format!("cannot find my own binary: {e}"), EXIT_FAILURE))?;
     match crate::session::preload_library() {
@@ -121,4 +170,21 @@ pub fn run() -> Result<i32, Failure> {
         &format!("--state FILE keeps FILE and FILE.journal; the daemons of state files listen in {runtime}"),
     );
     Ok(if r.failed { EXIT_FAILURE } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_versions() {
+        assert_eq!(kernel_version("6.1.0-18-amd64"), Some((6, 1)));
+        assert_eq!(kernel_version("5.10.209"), Some((5, 10)));
+        assert_eq!(kernel_version("6.18.44-fc-v1147"), Some((6, 18)));
+        assert_eq!(kernel_version("4.19"), Some((4, 19)));
+        assert_eq!(kernel_version("garbage"), None);
+        assert_eq!(kernel_version("6"), None);
+        assert_eq!(MIN_KERNEL, (5, 6));
+        assert!((5, 10) >= MIN_KERNEL && (5, 5) < MIN_KERNEL && (4, 19) < MIN_KERNEL);
+    }
 }
