@@ -1,5 +1,6 @@
 //! The command line.
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -13,6 +14,23 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses `args` (the program's name first), noting which of `run`'s options were
+    /// given on the command line rather than left at their defaults.
+    pub fn parse_from_args(args: &[OsString]) -> Result<Cli, clap::Error> {
+        let m = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&m)?;
+        if let (Command::Run(r), Some(("run", sub))) = (&mut cli.command, m.subcommand()) {
+            r.given = RunArgs::OPTIONS
+                .iter()
+                .copied()
+                .filter(|id| sub.value_source(id) == Some(ValueSource::CommandLine))
+                .collect();
+        }
+        Ok(cli)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,9 +130,24 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Mechanism::Auto)]
     pub mechanism: Mechanism,
 
-    /// The command and its arguments (e.g. -- tar -cpf out.tar dir).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    /// The command and its arguments (e.g. -- tar -cpf out.tar dir). Before the command,
+    /// an argument that starts with `-` is one of fakebox's options.
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+
+    /// Which of the options above were given (by their names in `OPTIONS`).
+    #[arg(skip)]
+    pub given: Vec<&'static str>,
+}
+
+impl RunArgs {
+    /// The options of `run`, by the names clap knows them by (the fields' names).
+    pub const OPTIONS: [&'static str; 5] = ["state", "uid", "gid", "unknown_is_real", "mechanism"];
+
+    /// Was option `id` given on the command line?
+    pub fn given(&self, id: &str) -> bool {
+        self.given.contains(&id)
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,11 +163,53 @@ pub enum Mechanism {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::parse_from_args(&args.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options_given_are_told_from_defaults() {
+        let Command::Run(r) = parse(&["fakebox", "run", "--uid", "0", "--", "id"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(r.given, ["uid"]);
+        assert!(r.given("uid") && !r.given("gid") && !r.given("state"));
+        let Command::Run(r) = parse(&["fakebox", "run", "id", "--state", "x"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert!(r.given.is_empty(), "--state belongs to the command here");
+        assert_eq!(r.command, ["id", "--state", "x"]);
+        for id in RunArgs::OPTIONS {
+            let flag = format!("--{}", id.replace('_', "-"));
+            let argv: Vec<&str> = match id {
+                "unknown_is_real" => vec!["fakebox", "run", &flag, "--", "true"],
+                "mechanism" => vec!["fakebox", "run", &flag, "tracer", "--", "true"],
+                _ => vec!["fakebox", "run", &flag, "1", "--", "true"],
+            };
+            let Command::Run(r) = parse(&argv).unwrap().command else { panic!("not run") };
+            assert_eq!(r.given, [id], "{flag}");
+        }
+    }
+
+    #[test]
+    fn a_misspelled_option_before_the_command_is_a_usage_error() {
+        for argv in [&["fakebox", "run", "--stat", "x", "--", "true"][..], &["fakebox", "run", "--sate", "x", "true"]] {
+            let e = parse(argv).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument, "{argv:?}");
+            assert!(e.to_string().contains("--state"), "names the closest option: {e}");
+        }
+        let e = parse(&["fakebox", "run", "-x", "sh"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        let Command::Run(r) = parse(&["fakebox", "run", "--", "-x", "--stat"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(r.command, ["-x", "--stat"]);
     }
 
     #[test]

@@ -66,6 +66,14 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
         }
         i += 1;
     }
+    if let Some((opt, _)) = [("-s", &save), ("-i", &load)].into_iter().find(|(_, f)| f.is_some())
+        && session::inside_a_session()
+    {
+        // Checked before anything is done to the files: -s would start F afresh.
+        return Err(fail(format!(
+            "fakeroot: {opt}: this command is inside a fakebox session already, which keeps its own table; leave {opt} out to run it in this session, or run it outside the session"
+        )));
+    }
     let state = match (load, save) {
         (None, None) => None,
         (Some(l), Some(s)) if l == s => Some(s),
@@ -96,6 +104,7 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
         unknown_is_real,
         mechanism: Mechanism::Auto,
         command: args[i.min(args.len())..].to_vec(),
+        given: state.iter().map(|_| "state").collect(),
     };
     let r = session::run(run);
     if let Some(s) = state

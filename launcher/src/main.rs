@@ -13,8 +13,6 @@ mod session;
 mod sigstate;
 mod sniff;
 
-use clap::Parser;
-
 fn main() {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if raw.get(1).is_some_and(|a| a == "__attach") {
@@ -30,7 +28,7 @@ fn main() {
         finish(compat::main(&raw[1..]));
     }
     log::init();
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::parse_from_args(&raw) {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
             let _ = e.print(); // --help, --version

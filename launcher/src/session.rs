@@ -36,7 +36,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let path_var = std::env::var_os("PATH");
     let program = locate(&argv[0], path_var.as_deref())?;
     if inside_a_session() {
-        return Err(join_outer(&argv));
+        return Err(join_outer(&argv, &args));
     }
     let start = choose_mechanism(args.mechanism, &program, path_var.as_deref())?;
     let lib = preload_library()?;
@@ -117,14 +117,55 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
 }
 
 /// Is this process already inside a session (whose daemon answers)?
-fn inside_a_session() -> bool {
+pub fn inside_a_session() -> bool {
     std::env::var_os(vars::SOCKET).is_some_and(|s| std::os::unix::net::UnixStream::connect(s).is_ok())
 }
 
 /// Inside a session, a nested `fakebox run` (or `fakeroot`) joins it: the command runs in
 /// this very session, as any program the session starts would (the preload library and
-/// the tracer carry on), rather than under a second fake.
-fn join_outer(argv: &[OsString]) -> Failure {
+/// the tracer carry on), rather than under a second fake. `--uid` and `--gid` are honoured
+/// as a root's `setpriv` would (the session fakes the calls); the options that would need
+/// a table or a mechanism of their own are refused, never ignored.
+fn join_outer(argv: &[OsString], args: &RunArgs) -> Failure {
+    if let Some(opt) = ["state", "mechanism", "unknown_is_real"].into_iter().find(|o| args.given(o)) {
+        return fail(
+            EXIT_FAILURE,
+            format!(
+                "--{}: this command is inside a fakebox session already (FAKEROOTKEY={}), which keeps one table and one choice of mechanism for all its programs; leave --{0} out to run it in this session, or run it outside the session",
+                opt.replace('_', "-"),
+                std::env::var("FAKEROOTKEY").unwrap_or_default()
+            ),
+        );
+    }
+    if args.given("uid") || args.given("gid") {
+        // Through the session's own fake: these calls change the fake identity, as they
+        // would a real one for root (and fail as they would for anyone else).
+        // SAFETY: plain calls with values.
+        let (uid, gid) = unsafe {
+            (
+                if args.given("uid") { args.uid } else { libc::getuid() },
+                if args.given("gid") { args.gid } else { libc::getgid() },
+            )
+        };
+        let groups = [gid];
+        // SAFETY: setgroups reads one gid from a local array; the others take values.
+        let r = unsafe {
+            if libc::setgroups(1, groups.as_ptr()) != 0
+                || libc::setresgid(gid, gid, gid) != 0
+                || libc::setresuid(uid, uid, uid) != 0
+            {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            return fail(
+                EXIT_FAILURE,
+                format!("--uid {uid} --gid {gid}: cannot take that identity in this session: {e}"),
+            );
+        }
+    }
     log::debug(format_args!("already inside a session: running {:?} in it", argv[0]));
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);

@@ -119,6 +119,39 @@ touch m; "$FB" run -- chown 4:5 m; stat -c %u:%g m'"#,
 }
 
 #[test]
+fn nested_run_honours_or_refuses_its_options() {
+    // --uid and --gid take that identity in the session (as a root's setpriv would);
+    // --state, --mechanism and --unknown-is-real would need a table or a mechanism of
+    // their own: refused with 125 and the option's name, never silently dropped. A nested
+    // `fakeroot -s F` is refused before F is touched.
+    Case::new("nested_run_honours_or_refuses_its_options").check_outer(
+        "5:7:7\n0:3\nstate 125 1\nmechanism 125 1\nunknown-is-real 125 1\nfakeroot -s 125 1 keep\nback 125 1",
+        &format!(
+            r#"{COMPAT}
+echo keep > F
+"$FB" run -- sh -c '
+"$FB" run --uid 5 --gid 7 -- sh -c "echo \$(id -u):\$(id -g):\$(id -G)"
+"$FB" run --gid 3 -- sh -c "echo \$(id -u):\$(id -g)"
+"$FB" run --state S2 -- true 2>e; echo "state $? $(grep -c -- "--state:" e)"
+"$FB" run --mechanism tracer -- true 2>e; echo "mechanism $? $(grep -c -- "--mechanism:" e)"
+"$FB" run --unknown-is-real -- true 2>e; echo "unknown-is-real $? $(grep -c -- "--unknown-is-real:" e)"
+fakeroot -s F -- true 2>e; echo "fakeroot -s $? $(grep -c -- "-s:" e) $(cat F)"
+"$FB" run --uid 5 -- "$FB" run --uid 0 -- true 2>e; echo "back $? $(grep -c "Operation not permitted" e)"'"#
+        ),
+    );
+}
+
+#[test]
+fn a_misspelled_option_is_a_usage_error() {
+    // Before the command (or before `--`), an argument starting with `-` is an option: an
+    // unknown one names itself and the closest real one, rather than being run.
+    let runs = Case::new("a_misspelled_option_is_a_usage_error").fakebox(&["run", "--stat", "x", "--", "true"]);
+    fakebox_tests::expect_exit("a_misspelled_option_is_a_usage_error", &runs, 125, |e| {
+        e.contains("'--stat'") && e.contains("'--state'") && !e.contains("not found")
+    });
+}
+
+#[test]
 fn nested_fakeroot_front_joins_the_session() {
     Case::new("nested_fakeroot_front_joins_the_session").check_outer(
         "3\n4:5\n6\n3",
