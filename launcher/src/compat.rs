@@ -74,6 +74,8 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
             "fakeroot: {opt}: this command is inside a fakebox session already, which keeps its own table; leave {opt} out to run it in this session, or run it outside the session"
         )));
     }
+    // The private directory of `-i F` alone, removed at the end.
+    let mut scratch = None;
     let state = match (load, save) {
         (None, None) => None,
         (Some(l), Some(s)) if l == s => Some(s),
@@ -90,10 +92,13 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
         }
         (Some(l), None) => {
             // Load, but leave the file as it was: work on a private copy.
-            let dir = std::env::temp_dir().join(format!("fakebox-i-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+            let dir = crate::private::temporary("fakebox-i-")?;
             let copy = dir.join("state");
-            std::fs::copy(&l, &copy).map_err(|e| fail(format!("fakeroot: cannot read {}: {e}", l.display())))?;
+            if let Err(e) = std::fs::copy(&l, &copy) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(fail(format!("fakeroot: cannot read {}: {e}", l.display())));
+            }
+            scratch = Some(dir);
             Some(copy)
         }
     };
@@ -107,11 +112,8 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
         given: state.iter().map(|_| "state").collect(),
     };
     let r = session::run(run);
-    if let Some(s) = state
-        && s.starts_with(std::env::temp_dir())
-        && s.parent().is_some_and(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("fakebox-i-")))
-    {
-        let _ = std::fs::remove_dir_all(s.parent().unwrap_or(&s));
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
     }
     r
 }

@@ -160,10 +160,13 @@ pub fn run() -> Result<i32, Failure> {
         ),
         Err(e) => r.line(Some(false), "ptrace", &format!("cannot run the test: {e}")),
     }
-    let runtime = std::env::var("XDG_RUNTIME_DIR").map(|d| format!("{d}/fakebox")).unwrap_or_else(|_| {
-        // SAFETY: getuid cannot fail.
-        format!("/tmp/fakebox-{}", unsafe { libc::getuid() })
-    });
+    let runtime = match crate::private::base_dir() {
+        Ok(d) => d.path.display().to_string(),
+        Err(crate::session::Failure(why, _)) => {
+            r.line(Some(false), "private directory", &why);
+            "(none)".into()
+        }
+    };
     r.line(
         None,
         "state",

@@ -9,6 +9,7 @@ mod docs;
 mod doctor;
 mod inspect;
 mod log;
+mod private;
 mod session;
 mod sigstate;
 mod sniff;

@@ -406,18 +406,12 @@ pub fn preload_library() -> Result<PathBuf, Failure> {
     if let Some(p) = candidates.iter().find(|p| p.is_file()) {
         return Ok(p.canonicalize().unwrap_or_else(|_| p.clone()));
     }
-    let hash = host::fnv64(EMBEDDED_LIB);
-    let path = host::base_dir()?.join(format!("libfakebox-{hash:016x}.so"));
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() == EMBEDDED_LIB.len() as u64) {
-        return Ok(path);
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let written = std::fs::write(&tmp, EMBEDDED_LIB)
-        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)))
-        .and_then(|()| std::fs::rename(&tmp, &path));
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(EXIT_FAILURE, format!("cannot write the preload library to {}: {e}", path.display()))
+    let dir = crate::private::base_dir()?;
+    let name = format!("libfakebox-{:016x}.so", host::fnv64(EMBEDDED_LIB));
+    // Written once, and checked byte for byte at every start: a copy that is not this
+    // binary's library (damaged, or an older build's of the same name) is replaced.
+    let path = crate::private::install_file(&dir, &name, EMBEDDED_LIB, 0o755).map_err(|e| {
+        fail(EXIT_FAILURE, format!("cannot write the preload library to {}: {e}", dir.path.join(&name).display()))
     })?;
     Ok(path)
 }
@@ -427,13 +421,7 @@ struct RunDir(PathBuf);
 
 impl RunDir {
     fn create() -> Result<RunDir, Failure> {
-        let base = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|d| nix::unistd::access(d, nix::unistd::AccessFlags::W_OK).is_ok())
-            .or_else(|| std::env::var_os("TMPDIR").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("/tmp"));
-        let dir = nix::unistd::mkdtemp(&base.join("fakebox-XXXXXX"))
-            .map_err(|e| fail(EXIT_FAILURE, format!("cannot create a private directory in {}: {e}", base.display())))?;
+        let dir = crate::private::temporary("fakebox-")?;
         Ok(RunDir(dir))
     }
 }

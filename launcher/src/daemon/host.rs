@@ -1,7 +1,8 @@
 //! The daemon of a state file, shared by every `fakebox run --state S` at once.
 //!
 //! It listens on a socket named after S (a hash of its absolute path) in a private
-//! directory (`$XDG_RUNTIME_DIR/fakebox`, else `/tmp/fakebox-UID`, 0700). A session
+//! directory (`$XDG_RUNTIME_DIR/fakebox`, else `/tmp/fakebox-UID`, else the user's cache
+//! directory: `crate::private`). A session
 //! joins it; if none answers, the session that takes the lock file beside the socket
 //! loads S and starts the daemon in a process of its own (detached, so that it outlives
 //! that session while others use it). The daemon holds the lock until it exits: after
@@ -12,7 +13,7 @@ use super::state;
 use crate::session::{EXIT_FAILURE, Failure};
 use fakebox_proto::{Op, Reply, wire};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,25 +22,11 @@ fn fail(msg: impl Into<String>) -> Failure {
     Failure(msg.into(), EXIT_FAILURE)
 }
 
-/// The private directory of this user's shared daemons.
+/// The private directory of this user's shared daemons (`crate::private`). Used by path
+/// after the check: it is the user's, 0700, and stands in a directory the user owns or in
+/// a sticky one, where nobody else can rename or replace it.
 pub fn base_dir() -> Result<PathBuf, Failure> {
-    // SAFETY: getuid cannot fail (the launcher is not preloaded with fakebox's own hooks
-    // when it starts a session, and the real uid is what owns the directory).
-    let uid = unsafe { libc::getuid() };
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir()) {
-        Some(d) => d.join("fakebox"),
-        None => PathBuf::from(format!("/tmp/fakebox-{uid}")),
-    };
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(fail(format!("cannot create {}: {e}", dir.display()))),
-    }
-    let m = std::fs::symlink_metadata(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
-    if !m.is_dir() || m.uid() != uid || m.mode() & 0o077 != 0 {
-        return Err(fail(format!("{} is not a private directory of yours (0700); remove it", dir.display())));
-    }
-    Ok(dir)
+    crate::private::base_dir().map(|d| d.path)
 }
 
 /// The state file's absolute path, which names its daemon.
