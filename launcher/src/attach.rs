@@ -33,7 +33,7 @@ pub fn main(args: &[OsString]) -> ! {
     envp.push(std::ptr::null());
     // The program starts with the signal state this process was started with (std's
     // runtime has ignored SIGPIPE since).
-    let _ = crate::sigstate::restore();
+    let _ = crate::caller::restore();
     // SAFETY: execve with NULL-terminated arrays that outlive the call. The raw system call,
     // so that the preload library loaded into this very binary does not hand us off again.
     let e = unsafe { libc::syscall(libc::SYS_execve, cpath.as_ptr(), ptrs.as_ptr(), envp.as_ptr()) };

@@ -2,6 +2,7 @@
 mod attach;
 mod attach_server;
 mod benchstate;
+mod caller;
 mod cli;
 mod compat;
 mod daemon;
@@ -11,7 +12,6 @@ mod inspect;
 mod log;
 mod private;
 mod session;
-mod sigstate;
 mod sniff;
 
 fn main() {

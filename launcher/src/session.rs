@@ -170,7 +170,7 @@ fn join_outer(argv: &[OsString], args: &RunArgs) -> Failure {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     // SAFETY: restore makes raw system calls only, which is what may run before an exec.
-    let e = unsafe { cmd.pre_exec(crate::sigstate::restore) }.exec();
+    let e = unsafe { cmd.pre_exec(crate::caller::restore) }.exec();
     let code = if e.kind() == std::io::ErrorKind::NotFound { EXIT_NOT_FOUND } else { EXIT_CANNOT_RUN };
     fail(code, format!("{}: {e}", argv[0].to_string_lossy()))
 }
@@ -503,16 +503,16 @@ fn spawn_command(
         cmd.env(vars::TRACER, std::process::id().to_string()).env(vars::EXE, &exe).env(vars::ATTACH, attach);
     }
     // The command starts with the caller's signal mask and ignored signals, which neither
-    // std's posix_spawn nor its fork path would leave alone (`sigstate`). The pre_exec
+    // std's posix_spawn nor its fork path would leave alone (`caller`). The pre_exec
     // makes std fork rather than posix_spawn: one fork per session.
     // SAFETY: restore makes raw system calls only, which is what may run between fork and exec.
-    unsafe { cmd.pre_exec(crate::sigstate::restore) };
+    unsafe { cmd.pre_exec(crate::caller::restore) };
     // The terminal's SIGINT and SIGQUIT reach the command directly; fakebox outlives them
     // to report its status. SIGTERM and SIGHUP sent to fakebox are passed on. A signal the
     // caller ignores (nohup's SIGHUP, a background job's SIGINT) stays ignored, here and in
     // the command: a handler would have been reset to the default in the command's exec.
     for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2] {
-        if !crate::sigstate::caller_ignores(sig) {
+        if !crate::caller::caller_ignores(sig) {
             // SAFETY: installing a handler that only calls kill.
             unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
         }

@@ -90,6 +90,16 @@ pub enum Op<'a> {
 pub const XATTR_CREATE: i32 = 1;
 pub const XATTR_REPLACE: i32 = 2;
 
+/// The kernel's limits on extended attributes, which bound what a client can make the
+/// daemon keep for one inode: a value (XATTR_SIZE_MAX), a name (XATTR_NAME_MAX), and the
+/// list of an inode's names, each with its NUL (XATTR_LIST_MAX).
+pub const XATTR_SIZE_MAX: usize = 65536;
+pub const XATTR_NAME_MAX: usize = 255;
+pub const XATTR_LIST_MAX: usize = 65536;
+/// The most value bytes the daemon keeps for one inode, all names together: sixteen
+/// values of the largest size. Past it a set fails with ENOSPC, as on a full file system.
+pub const XATTR_VALUES_MAX: usize = 16 * XATTR_SIZE_MAX;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply<'a> {
     /// The inode as the session sees it (after the operation, for changes).

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 /// The largest body either end accepts: room for a 64 KiB xattr value and its name.
 pub const MAX_FRAME: usize = 80 * 1024;
 
+// A value or a list of names of the largest size the kernel allows, with its request's
+// other fields, fits in a frame.
+const _: () = assert!(MAX_FRAME >= crate::op::XATTR_SIZE_MAX + 1024 && MAX_FRAME >= crate::op::XATTR_LIST_MAX + 1024);
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum WireError {
     /// The body would not fit in the buffer, or exceeds [`MAX_FRAME`].

@@ -104,3 +104,27 @@ for name in ("f", "g"):
 '"#,
     );
 }
+
+#[test]
+fn xattrs_stop_where_the_kernel_stops_and_any_list_reaches_the_program() {
+    // 255-byte names until the inode's list of names is full (64 KiB, the kernel's
+    // XATTR_LIST_MAX): the next one fails with ENOSPC, as on a full file system, and the
+    // whole list, and a 64 KiB value, reach the program. Both mechanisms.
+    require("python3");
+    let script = r#"import errno, os
+open('f', 'w').close()
+n = 0
+try:
+    for i in range(1000):
+        os.setxattr('f', 'security.%04d' % i + 'y' * 242, b'v')
+        n += 1
+except OSError as e:
+    print('stop', errno.errorcode[e.errno])
+names = os.listxattr('f')
+print(n, len(names), sum(len(x) + 1 for x in names))
+os.setxattr('f', 'security.%04d' % 0 + 'y' * 242, b'z' * 65536)
+print(len(os.getxattr('f', 'security.%04d' % 0 + 'y' * 242)))"#;
+    let want = "stop ENOSPC\n256 256 65536\n65536";
+    Case::new("xattr_limits").file("x.py", script).check(want, "python3 x.py");
+    Case::new("xattr_limits_traced").args(&["--mechanism", "tracer"]).file("x.py", script).check(want, "python3 x.py");
+}

@@ -12,16 +12,13 @@
 //! - an entry that says nothing beyond the default view is not kept.
 use super::shared;
 use fakebox_proto::inode::mode;
-use fakebox_proto::op::{XATTR_CREATE, XATTR_REPLACE};
+use fakebox_proto::op::{
+    XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX, XATTR_VALUES_MAX,
+};
 use fakebox_proto::shm::Record;
 use fakebox_proto::{Birth, Fake, Key, Op, Real, Reply};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-
-/// Largest xattr value the kernel accepts (XATTR_SIZE_MAX).
-pub const XATTR_SIZE_MAX: usize = 65536;
-/// Largest name (XATTR_NAME_MAX).
-pub const XATTR_NAME_MAX: usize = 255;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -56,6 +53,7 @@ const EEXIST: i32 = libc::EEXIST;
 const EINVAL: i32 = libc::EINVAL;
 const E2BIG: i32 = libc::E2BIG;
 const ERANGE: i32 = libc::ERANGE;
+const ENOSPC: i32 = libc::ENOSPC;
 
 impl Table {
     /// A new, empty table with its shared memory. Fails only if the kernel gives no memfd.
@@ -261,9 +259,15 @@ impl Table {
                 }
                 let (r, _) = self.update(&real, |e| {
                     let at = e.xattrs.iter().position(|(n, _)| n == name);
+                    // What the inode would hold afterwards, within the kernel's limits.
+                    let names: usize = e.xattrs.iter().map(|(n, _)| n.len() + 1).sum::<usize>()
+                        + if at.is_none() { name.len() + 1 } else { 0 };
+                    let values: usize = e.xattrs.iter().map(|(_, v)| v.len()).sum::<usize>() + value.len()
+                        - at.map_or(0, |i| e.xattrs[i].1.len());
                     match (at, flags) {
                         (Some(_), XATTR_CREATE) => Err(EEXIST),
                         (None, XATTR_REPLACE) => Err(ENODATA),
+                        _ if names > XATTR_LIST_MAX || values > XATTR_VALUES_MAX => Err(ENOSPC),
                         (Some(i), _) => {
                             e.xattrs[i].1 = value.to_vec();
                             Ok(())
@@ -418,6 +422,39 @@ mod tests {
         let sub = Real { mode: 0o40755, ..file(3) };
         let f = attrs(&mut t, Op::Create { real: sub, parent: Some(dir), uid: 0, gid: 0, mode: 0o40755, rdev: 0 });
         assert_eq!((f.gid, f.mode), (50, 0o42755));
+    }
+
+    #[test]
+    fn xattrs_stay_within_the_kernels_limits() {
+        let mut t = Table::new(false).unwrap();
+        let mut out = Vec::new();
+        let r = file(40);
+        let long = |i: usize| format!("security.{i:04}{}", "y".repeat(242));
+        let set = |t: &mut Table, name: &str, value: &[u8]| {
+            t.apply(&Op::SetXattr { real: r, name, value, flags: 0 }, &mut Vec::new()) == Reply::Done
+        };
+        let mut n = 0;
+        while set(&mut t, &long(n), b"v") {
+            n += 1;
+        }
+        // 255-byte names, 256 bytes with the NUL: 256 of them fill the 64 KiB list.
+        assert_eq!(n, XATTR_LIST_MAX / 256);
+        let past = t.apply(&Op::SetXattr { real: r, name: &long(n), value: b"v", flags: 0 }, &mut out);
+        assert_eq!(past, Reply::Errno(ENOSPC));
+        assert!(set(&mut t, &long(0), b"replacing keeps the list as long"));
+        let Reply::Bytes(list) = t.apply(&Op::ListXattr { real: r }, &mut out) else { panic!("no list") };
+        assert_eq!(list.len(), XATTR_LIST_MAX);
+        // Values: sixteen of the largest size, then no more.
+        let r2 = file(41);
+        let big = vec![7u8; XATTR_SIZE_MAX];
+        for i in 0..16 {
+            let name = format!("security.v{i}");
+            assert_eq!(t.apply(&Op::SetXattr { real: r2, name: &name, value: &big, flags: 0 }, &mut out), Reply::Done);
+        }
+        let full = t.apply(&Op::SetXattr { real: r2, name: "security.w", value: b"x", flags: 0 }, &mut out);
+        assert_eq!(full, Reply::Errno(ENOSPC));
+        let smaller = t.apply(&Op::SetXattr { real: r2, name: "security.v0", value: b"x", flags: 0 }, &mut out);
+        assert_eq!(smaller, Reply::Done, "a smaller value in place of a large one fits");
     }
 
     #[test]

@@ -153,6 +153,10 @@ fn give_list(own: &[u8], faked: &[u8], out: *mut c_char, size: size_t) -> Res<ss
         for name in extra.clone() {
             total += name.len() + 1;
         }
+        // As the kernel, which never lists more than this for one file.
+        if total > fakebox_proto::op::XATTR_LIST_MAX {
+            return Err(libc::E2BIG);
+        }
         if size == 0 {
             return Ok(total as ssize_t);
         }

@@ -1,4 +1,5 @@
-//! The signal state fakebox's caller gave it, handed on unchanged to the command.
+//! What fakebox's caller gave it, handed on unchanged to the command: the signal state and
+//! the soft limit on open files.
 //!
 //! A command must start with the blocked mask and the set of ignored signals its caller
 //! gave fakebox, as it would had the caller started it directly. Three things in this
@@ -13,6 +14,10 @@
 //!
 //! So the state is read by a constructor in `.init_array`, which the loader runs before
 //! std's runtime set-up, and written back with raw system calls right before the exec.
+//!
+//! The daemon raises its own soft limit on open files to the hard limit (one descriptor
+//! per client: `raise_open_files`); the command gets the caller's soft limit back, since
+//! programs size tables by it and some close every descriptor up to it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,6 +35,9 @@ struct KernelSigaction {
     restorer: usize,
     mask: u64,
 }
+
+/// The caller's soft limit on open files (`u64::MAX`: not read).
+static OPEN_FILES: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// The size of the kernel's signal set: 64 signals.
 const SIGSET_SIZE: usize = 8;
@@ -59,6 +67,30 @@ extern "C" fn capture() {
     };
     IGNORED.store(ignored, Ordering::Relaxed);
     BLOCKED.store(mask, Ordering::Relaxed);
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit into a local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        OPEN_FILES.store(lim.rlim_cur, Ordering::Relaxed);
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit (the daemon holds a
+/// descriptor per client); returns the limit now in force.
+pub fn raise_open_files() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit with a local.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return lim.rlim_max;
+            }
+        }
+    }
+    lim.rlim_cur
 }
 
 /// Runs `capture` when the loader starts the binary, before std's runtime set-up.
@@ -66,11 +98,11 @@ extern "C" fn capture() {
 #[unsafe(link_section = ".init_array")]
 static CAPTURE: extern "C" fn() = capture;
 
-/// Puts back the caller's signal state: each signal ignored or at its default, as the
-/// caller had it, and the caller's mask. For a process about to exec only (any handler of
-/// this process is dropped): it makes raw system calls and nothing else, so it is safe
-/// between fork and exec. It cannot fail (each call is given valid arguments); the result is
-/// what `Command::pre_exec` takes.
+/// Puts back what the caller gave: each signal ignored or at its default, as the caller
+/// had it, the caller's mask and its soft limit on open files. For a process about to exec
+/// only (any handler of this process is dropped). It makes system calls and nothing else
+/// (no allocation, no lock), so it is safe between fork and exec. It cannot fail (each call
+/// is given valid arguments); the result is what `Command::pre_exec` takes.
 pub fn restore() -> std::io::Result<()> {
     let ignored = IGNORED.load(Ordering::Relaxed);
     for sig in settable() {
@@ -81,6 +113,16 @@ pub fn restore() -> std::io::Result<()> {
         unsafe {
             libc::syscall(libc::SYS_rt_sigaction, sig, &act, std::ptr::null_mut::<KernelSigaction>(), SIGSET_SIZE)
         };
+    }
+    let open_files = OPEN_FILES.load(Ordering::Relaxed);
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit with a local: the caller's soft limit, under the
+    // hard limit it came with.
+    unsafe {
+        if open_files != u64::MAX && libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur != open_files {
+            lim.rlim_cur = open_files.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
     let mask = BLOCKED.load(Ordering::Relaxed);
     // SAFETY: sets the blocked mask from a local of the kernel's size.
