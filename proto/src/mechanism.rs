@@ -2,8 +2,10 @@
 //! command), the preload library's exec hooks and the tracer (after every exec it sees)
 //! all apply. Pure: the callers read the file and its metadata, this decides.
 //!
-//! Every doubt goes to the tracer: a program the caller could not read, an ELF the
-//! sniffer cannot classify, a chain of `#!` lines longer than the kernel follows. The
+//! Every doubt goes to the tracer: an ELF the sniffer cannot classify, a chain of `#!`
+//! lines longer than the kernel follows. A program the caller cannot read (mode 0111) is
+//! refused: the kernel makes such a process undumpable, so the tracer (the same user)
+//! could not read its memory either, and the preload library would not be loaded. The
 //! preload library is chosen only for a program it is known to reach: a 64-bit x86_64
 //! glibc program, not built by Go, that the kernel does not run with raised privileges
 //! (ld.so's secure mode ignores LD_PRELOAD for a setuid, setgid or file-capability
@@ -44,7 +46,7 @@ pub fn raises_privileges(mode: u32, file_caps: bool) -> bool {
 pub enum Why {
     /// setuid, setgid or file capabilities: ld.so would drop LD_PRELOAD.
     Privileged,
-    /// The caller could not read it.
+    /// The caller could not read it (so the tracer cannot read the process either).
     Unreadable,
     /// More `#!` lines than the kernel follows (it will refuse with ELOOP).
     TooManyScripts,
@@ -67,6 +69,16 @@ impl Why {
             Why::Elf(e) => e.describe(),
         }
     }
+
+    /// Why a refused program cannot be faked, for messages.
+    pub fn refusal(&self) -> &'static str {
+        match self {
+            Why::Unreadable => {
+                "it cannot be read (mode 0111?), so the kernel keeps the tracer out of it and ld.so would not load the preload library"
+            }
+            _ => "it is a 32-bit program, and the tracer does not fake the i386 ABI",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +87,8 @@ pub enum Mechanism {
     Preload(Option<Runtime>),
     /// Only the tracer fakes it.
     Tracer(Why),
-    /// Neither mechanism fakes it (a 32-bit program): it must not run.
+    /// Neither mechanism fakes it (a 32-bit program, one the caller cannot read): it must
+    /// not run.
     Refuse(Why),
     /// A `#!` script: decide again for the interpreter at these byte ranges of the head
     /// (with `scripts` one more); the interpreter is what will run.
@@ -95,7 +108,7 @@ impl Mechanism {
 /// The rule. `file` reads the rest of the program beyond `head` (program headers,
 /// notes, the dynamic section).
 pub fn decide(program: Program<'_>, file: &mut dyn ReadAt) -> Mechanism {
-    let Some(head) = program.head else { return Mechanism::Tracer(Why::Unreadable) };
+    let Some(head) = program.head else { return Mechanism::Refuse(Why::Unreadable) };
     let kind = elf::classify(head, file);
     if program.privileged {
         return match kind {
@@ -254,10 +267,12 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_program_goes_to_the_tracer() {
+    fn an_unreadable_program_is_refused() {
         let mut none: &[u8] = &[];
-        let got = decide(Program { head: None, privileged: false, scripts: 0 }, &mut none);
-        assert_eq!(got, Mechanism::Tracer(Why::Unreadable));
+        for privileged in [false, true] {
+            let got = decide(Program { head: None, privileged, scripts: 0 }, &mut none);
+            assert_eq!(got, Mechanism::Refuse(Why::Unreadable));
+        }
     }
 
     #[test]
@@ -335,6 +350,6 @@ mod tests {
         assert_eq!(of(b""), Mechanism::NotExecutable);
         assert_eq!(of(b"#!\n"), Mechanism::NotExecutable);
         assert!(Mechanism::NotExecutable.preload());
-        assert!(!Mechanism::Tracer(Why::Unreadable).preload());
+        assert!(!Mechanism::Tracer(Why::Unclassified).preload());
     }
 }
