@@ -217,3 +217,28 @@ fn execvp_where_faccessat2_is_denied_is_faked() {
         ),
     );
 }
+
+/// `gonote FILE`: a glibc program carrying the Go toolchain's note after 600 bytes of
+/// another note, that chowns FILE to 1:2 with a raw system call (as Go programs do,
+/// which LD_PRELOAD does not see).
+const GONOTE_C: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+__asm__(".section .note.pad,\"a\",@note\n.balign 4\n"
+        ".long 4\n.long 600\n.long 1\n.asciz \"PAD\"\n.fill 600,1,0\n"
+        ".long 3\n.long 4\n.long 4\n.asciz \"Go\"\n.balign 4\n.long 0\n.text\n");
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    if (syscall(SYS_fchownat, AT_FDCWD, argv[1], 1, 2, 0) != 0) { perror("fchownat"); return 1; }
+    return 0;
+}
+"#;
+
+/// The Go note is looked for in the whole note segment, not its first bytes.
+#[test]
+fn a_go_note_past_the_first_bytes_is_found() {
+    let p = build_c("gonote", GONOTE_C, &[]).display().to_string();
+    Case::new("a_go_note_past_the_first_bytes_is_found").check("1:2", &format!("touch f; {p} f; stat -c %u:%g f"));
+}
