@@ -162,6 +162,11 @@ fn a_setuid_program_is_faked_from_a_shell_as_from_the_command_line() {
         }
         Ok(())
     });
+    // The session's command itself: the same.
+    let direct = Case::new("a_setuid_program_is_faked_direct").fakebox(&["run", "--", &p]);
+    check_all("a_setuid_program_is_faked_direct", &direct, |o| {
+        if o.stdout.trim() == "0 0 0 0" { Ok(()) } else { Err(format!("stdout: {:?}", o.stdout.trim())) }
+    });
     if current_uid() != 0 {
         eprintln!("note: not root: the setuid copy belongs to the current user, so its bit raises nothing");
     }
