@@ -4,6 +4,7 @@
 //! reach: it asks the session's tracer to PTRACE_SEIZE it, installs the seccomp filter the
 //! tracer sends, and execs the program with the arguments and environment it was given.
 use fakebox_proto::env as vars;
+use fakebox_proto::mechanism::Why;
 use fakebox_proto::{Op, Reply, wire};
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -15,8 +16,27 @@ fn die(code: i32, msg: std::fmt::Arguments<'_>) -> ! {
 }
 
 pub fn main(args: &[OsString]) -> ! {
+    // `--fd N`: the program is the file open at fd N (the exec hooks' fexecve and execveat
+    // by directory fd); PATH is only its name for messages.
+    let (fd, args) = match args {
+        [flag, n, rest @ ..] if flag == "--fd" => match n.to_str().and_then(|n| n.parse::<i32>().ok()) {
+            Some(fd) => (Some(fd), rest),
+            None => die(125, format_args!("__attach: bad --fd {}", n.to_string_lossy())),
+        },
+        _ => (None, args),
+    };
     let [path, argv @ ..] = args else { die(125, format_args!("__attach: no program given")) };
     let shown = path.to_string_lossy();
+    // A program this user cannot read runs undumpable: the tracer could not read its
+    // memory, so it could not fake it (see `mechanism::decide`).
+    let target = fd.map(|fd| std::path::PathBuf::from(format!("/proc/self/fd/{fd}")));
+    let target = target.as_deref().unwrap_or(std::path::Path::new(path));
+    if let Err(e) = std::fs::File::open(target)
+        && e.kind() == std::io::ErrorKind::PermissionDenied
+        && std::fs::metadata(target).is_ok()
+    {
+        die(126, format_args!("cannot fake {shown}: {}; it does not run", Why::Unreadable.refusal()));
+    }
     if let Err(e) = attach() {
         die(
             125,
@@ -28,15 +48,35 @@ pub fn main(args: &[OsString]) -> ! {
     let cargs: Vec<CString> = argv.iter().map(c).collect();
     let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
-    let env = environment(std::path::Path::new(path));
+    let env = environment(target);
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
     // The program starts with the signal state this process was started with (std's
     // runtime has ignored SIGPIPE since).
     let _ = crate::caller::restore();
-    // SAFETY: execve with NULL-terminated arrays that outlive the call. The raw system call,
-    // so that the preload library loaded into this very binary does not hand us off again.
-    let e = unsafe { libc::syscall(libc::SYS_execve, cpath.as_ptr(), ptrs.as_ptr(), envp.as_ptr()) };
+    let e = match fd {
+        Some(fd) => {
+            // The fd was opened for this exec alone: the program does not get it, unless it
+            // is a script, whose interpreter reads it as /dev/fd/N (as with fexecve).
+            let mut magic = [0u8; 2];
+            let script = std::fs::File::open(target)
+                .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut magic, 0))
+                .is_ok_and(|()| &magic == b"#!");
+            if !script {
+                // SAFETY: setting FD_CLOEXEC on an fd this process was handed.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+            // SAFETY: execveat with NULL-terminated arrays that outlive the call; the raw
+            // system call, as below.
+            unsafe {
+                libc::syscall(libc::SYS_execveat, fd, c"".as_ptr(), ptrs.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH)
+            }
+        }
+        // SAFETY: execve with NULL-terminated arrays that outlive the call. The raw system
+        // call, so that the preload library loaded into this very binary does not hand us
+        // off again.
+        None => unsafe { libc::syscall(libc::SYS_execve, cpath.as_ptr(), ptrs.as_ptr(), envp.as_ptr()) },
+    };
     let err = std::io::Error::last_os_error();
     let _ = e;
     let code = if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };

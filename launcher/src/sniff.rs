@@ -1,5 +1,6 @@
 //! Which mechanism a command needs: its file, followed through `#!` interpreters.
 use fakebox_proto::elf::{self, Exec};
+use fakebox_proto::mechanism::{self, Mechanism, Program};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -33,35 +34,52 @@ pub fn need(file: &Path, path: Option<&OsStr>) -> std::io::Result<Need> {
     need_depth(file, path, 0)
 }
 
-fn need_depth(file: &Path, path: Option<&OsStr>, depth: u32) -> std::io::Result<Need> {
-    let f = File::open(file)?;
-    let meta = f.metadata()?;
-    if meta.mode() & 0o6000 != 0 {
-        return Ok(Need::Tracer(format!("{} is setuid or setgid", file.display())));
-    }
+/// Does `file` carry file capabilities (a `security.capability` attribute)?
+pub fn file_caps(file: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(file.as_os_str().as_bytes()) else { return false };
+    // SAFETY: a size query (no buffer) on a NUL-terminated path.
+    unsafe { libc::getxattr(c.as_ptr(), c"security.capability".as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+}
+
+/// What `mechanism::decide` says of `file` (reached through `scripts` `#!` lines).
+fn need_depth(file: &Path, path: Option<&OsStr>, scripts: u32) -> std::io::Result<Need> {
+    let meta = std::fs::metadata(file)?;
+    let privileged = mechanism::raises_privileges(meta.mode(), file_caps(file));
     let mut head = [0u8; 4096];
-    let n = f.read_at(&mut head, 0)?;
-    let head = &head[..n];
-    match elf::classify(head, &mut elf::Fd(f.as_raw_fd())) {
-        Exec::Elf(e) if e.preload_reaches() => Ok(Need::Preload(e.runtime)),
-        Exec::Elf(e) if !e.class64 => Ok(Need::Refuse(format!(
-            "{} is a 32-bit program: the tracer does not fake the i386 ABI, so it does not run",
-            file.display()
-        ))),
-        Exec::Elf(e) => Ok(Need::Tracer(format!("{} is a {} program", file.display(), e.describe()))),
-        Exec::Script { interp, arg } if depth < 4 => {
+    let opened = match File::open(file) {
+        Ok(f) => Some(f),
+        // Mode 0111: the kernel runs it, nobody can read it.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
+        Err(e) => return Err(e),
+    };
+    let n = match &opened {
+        Some(f) => Some(f.read_at(&mut head, 0)?),
+        None => None,
+    };
+    let program = Program { head: n.map(|n| &head[..n]), privileged, scripts };
+    let decision = match &opened {
+        Some(f) => mechanism::decide(program, &mut elf::Fd(f.as_raw_fd())),
+        None => mechanism::decide(program, &mut &[][..]),
+    };
+    match decision {
+        Mechanism::Preload(runtime) => Ok(Need::Preload(runtime)),
+        // The kernel refuses it; execvp hands it to /bin/sh, which is what will run.
+        Mechanism::NotExecutable => Ok(Need::Preload(None)),
+        Mechanism::Refuse(why) => {
+            Ok(Need::Refuse(format!("cannot fake {}: {}; it does not run", file.display(), why.refusal())))
+        }
+        Mechanism::Tracer(why) => Ok(Need::Tracer(format!("{} is a {} program", file.display(), why.describe()))),
+        Mechanism::Script { interp, arg } => {
             let interp = Path::new(OsStr::from_bytes(&head[interp.0..interp.1]));
             let arg = arg.map(|a| OsStr::from_bytes(&head[a.0..a.1]));
             match (interp.file_name().map(OsStr::as_bytes), arg) {
                 (Some(b"env"), Some(name)) if !name.as_bytes().starts_with(b"-") => match resolve(name, path) {
-                    Some(p) => need_depth(&p, path, depth + 1),
+                    Some(p) => need_depth(&p, path, scripts + 1),
                     None => Ok(Need::Preload(None)), // env itself will say it is not found
                 },
-                _ => need_depth(interp, path, depth + 1),
+                _ => need_depth(interp, path, scripts + 1),
             }
         }
-        // The kernel refuses it; execvp hands it to /bin/sh, which is what will run.
-        _ => Ok(Need::Preload(None)),
     }
 }
 

@@ -162,6 +162,20 @@ pub fn faccessat2(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) 
     syscall!(libc::SYS_faccessat2, dirfd, path, mode, flags).map(drop)
 }
 
+pub fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int) -> Res<()> {
+    syscall!(libc::SYS_faccessat, dirfd, path, mode).map(drop)
+}
+
+/// Does the file open at `fd` carry the attribute `name` (its size, not its value)?
+pub fn fgetxattr_size(fd: c_int, name: &core::ffi::CStr) -> Res<usize> {
+    syscall!(libc::SYS_fgetxattr, fd, name.as_ptr(), 0usize, 0usize).map(|n| n as usize)
+}
+
+/// A copy of `fd` at `min` or above that survives exec (no FD_CLOEXEC).
+pub fn fcntl_dupfd(fd: c_int, min: c_int) -> Res<c_int> {
+    syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD, min).map(|fd| fd as c_int)
+}
+
 pub fn dup3(old: c_int, new: c_int, flags: c_int) -> Res<c_int> {
     syscall!(libc::SYS_dup3, old, new, flags).map(|fd| fd as c_int)
 }

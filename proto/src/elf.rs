@@ -1,4 +1,4 @@
-//! Which mechanism a program needs, read from its first bytes.
+//! What a program is, read from its first bytes ([`crate::mechanism`] decides from it).
 //!
 //! A pure function over a reader, so the launcher, the preload library (without
 //! allocating) and the tests share it. Only what the decision needs is parsed: the ELF
@@ -158,6 +158,8 @@ const MAX_NEEDED: usize = 32;
 const MAX_DYNAMIC: usize = 128;
 const ET_DYN: u16 = 3;
 const MAX_PHDRS: usize = 256;
+/// Notes walked per note segment (real programs have two to four).
+const MAX_NOTES: usize = 64;
 
 /// Classifies a file from `head` (its first bytes, as many as were read, 128 or more for a
 /// script line) and `file`, which can read the rest.
@@ -251,7 +253,7 @@ fn elf(head: &[u8], file: &mut dyn ReadAt) -> Option<Elf> {
         };
         match p_type {
             PT_INTERP => interp = loader(file, seg.offset, seg.filesz)?,
-            PT_NOTE => go |= has_go_note(file, seg.offset, seg.filesz),
+            PT_NOTE => go |= has_go_note(file, seg.offset, seg.filesz)?,
             PT_DYNAMIC => dynamic = Some(seg),
             PT_LOAD if nloads < MAX_LOADS => {
                 loads[nloads] = seg;
@@ -346,26 +348,30 @@ fn loader(file: &mut dyn ReadAt, offset: u64, size: u64) -> Option<Interp> {
     })
 }
 
-fn has_go_note(file: &mut dyn ReadAt, offset: u64, size: u64) -> bool {
-    let mut notes = [0u8; 512];
-    let n = (size as usize).min(notes.len());
-    let n = file.read_at(offset, &mut notes[..n]);
-    let notes = &notes[..n];
-    let mut at = 0usize;
-    while at + 12 <= notes.len() {
-        let (Some(namesz), Some(descsz)) = (u32_at(notes, at), u32_at(notes, at + 4)) else {
-            return false;
-        };
-        let name_at = at + 12;
-        let (namesz, descsz) = (namesz as usize, descsz as usize);
-        // The Go linker names its notes "Go\0\0" (namesz 4); accept the minimal "Go\0" too.
-        if (namesz == 3 || namesz == 4) && notes.get(name_at..name_at + 3) == Some(b"Go\0") {
-            return true;
+/// Does the note segment at `offset` (`size` bytes) hold the Go toolchain's note? None
+/// when it cannot say: a note header past the end of the file, or more notes than it
+/// walks (the caller then treats the program as one it cannot classify).
+fn has_go_note(file: &mut dyn ReadAt, offset: u64, size: u64) -> Option<bool> {
+    let mut at = 0u64;
+    for _ in 0..MAX_NOTES {
+        if at.checked_add(12)? > size {
+            return Some(false);
         }
-        let align4 = |x: usize| x.div_ceil(4) * 4;
-        at = name_at.saturating_add(align4(namesz)).saturating_add(align4(descsz));
+        // The header and the first four bytes of the name (no more than the segment holds).
+        let mut h = [0u8; 16];
+        let want = if size - at >= 16 { 16 } else { 12 };
+        if file.read_at(offset.checked_add(at)?, &mut h[..want]) < want {
+            return None;
+        }
+        let (namesz, descsz) = (u32_at(&h, 0)?, u32_at(&h, 4)?);
+        // The Go linker names its notes "Go\0\0" (namesz 4); accept the minimal "Go\0" too.
+        if want == 16 && (namesz == 3 || namesz == 4) && &h[12..15] == b"Go\0" {
+            return Some(true);
+        }
+        let align4 = |x: u32| u64::from(x).div_ceil(4) * 4;
+        at = at.checked_add(12)?.checked_add(align4(namesz))?.checked_add(align4(descsz))?;
     }
-    false
+    None
 }
 
 #[cfg(test)]

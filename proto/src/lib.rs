@@ -4,7 +4,8 @@
 //! - [`op`]: every request a client (preload hook or tracer handler) makes of the daemon,
 //!   and the daemon's replies. The daemon alone decides what an operation means.
 //! - [`wire`]: length-prefixed bincode framing, shared by both ends.
-//! - [`elf`]: which mechanism a program needs, decided from its ELF headers.
+//! - [`elf`]: what a program is, read from its ELF headers or `#!` line.
+//! - [`mechanism`]: which mechanism a program needs (the one rule every caller applies).
 //! - [`env`]: the names of the session's environment variables.
 //! - [`ids`]: the kernel's rules for set*id and permission checks.
 //! - [`kernel`]: translation between the kernel's stat structures and the session's view.
@@ -27,6 +28,7 @@ pub mod fdpass;
 pub mod ids;
 pub mod inode;
 pub mod kernel;
+pub mod mechanism;
 #[cfg(feature = "wire")]
 pub mod op;
 pub mod shm;

@@ -13,8 +13,9 @@ use crate::handlers::{self, Action, Ctx, Ids, Pending};
 use crate::supervisor::{self, Hold, Listener};
 use crate::tracee;
 use fakebox_proto::agent as contract;
-use fakebox_proto::elf::{self, Exec};
+use fakebox_proto::elf;
 use fakebox_proto::ids::Cred;
+use fakebox_proto::mechanism::{self, Mechanism, Program};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -401,23 +402,26 @@ impl<'s> Engine<'s> {
     /// After an exec: decide again which mechanism this program needs, and place the
     /// agent where it is wanted.
     fn exec(&mut self, pid: i32) -> Placed {
-        let (class, has_lib) = sniff(pid, &self.lib);
+        let (decision, has_lib) = sniff(pid, &self.lib);
         let tgid = tracee::tgid_of(pid).unwrap_or(pid);
-        if let Some(e) = class
-            && !e.class64
-        {
+        if let Mechanism::Refuse(why) = decision {
             eprintln!(
-                "fakebox: {}: 32-bit programs are not supported by the tracer; it was stopped rather than run without the fake",
-                std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default()
+                "fakebox: cannot fake {}: {}; it was stopped rather than run without the fake",
+                std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default(),
+                why.refusal()
             );
             // SAFETY: killing our own tracee.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             return Placed::Not;
         }
-        let preloaded = class.is_some_and(|e| e.preload_reaches()) && has_lib;
+        let preloaded = matches!(decision, Mechanism::Preload(_)) && has_lib;
         self.say(format_args!(
-            "tracer: {pid} exec'd a {} program: {}",
-            class.map_or("non-ELF", |e| e.describe()),
+            "tracer: {pid} exec'd {}: {}",
+            match decision {
+                Mechanism::Tracer(why) => why.describe(),
+                Mechanism::Preload(_) => "a glibc program",
+                _ => "a non-ELF program",
+            },
             if preloaded { "the preload library fakes it" } else { "traced" }
         ));
         let t = self.tasks.entry(pid).or_insert(Task::new(tgid, preloaded, false));
@@ -552,23 +556,39 @@ impl<'s> Engine<'s> {
     }
 }
 
-/// The new program's ELF class and whether its environment preloads our library.
-fn sniff(pid: i32, lib: &[u8]) -> (Option<elf::Elf>, bool) {
-    // The headers only, not the whole program.
-    let class = std::fs::File::open(format!("/proc/{pid}/exe")).ok().and_then(|f| {
-        let mut head = [0u8; 4096];
-        let mut fd = elf::Fd(std::os::fd::AsRawFd::as_raw_fd(&f));
-        let n = elf::ReadAt::read_at(&mut fd, 0, &mut head);
-        match elf::classify(&head[..n], &mut fd) {
-            Exec::Elf(e) => Some(e),
-            _ => None,
-        }
-    });
+/// What `mechanism::decide` says of the program `pid` has just exec'd, and whether its
+/// environment preloads our library. The exec has happened: whether it raised privileges
+/// is the kernel's AT_SECURE (ld.so then ignored LD_PRELOAD), not the file's mode bits.
+fn sniff(pid: i32, lib: &[u8]) -> (Mechanism, bool) {
+    // The headers only, not the whole program. A program of mode 0111 cannot be read.
+    let file = std::fs::File::open(format!("/proc/{pid}/exe")).ok();
+    let mut head = [0u8; 4096];
+    let n = file.as_ref().map(|f| elf::ReadAt::read_at(&mut elf::Fd(std::os::fd::AsRawFd::as_raw_fd(f)), 0, &mut head));
+    let program = Program { head: n.map(|n| &head[..n]), privileged: secure(pid), scripts: 0 };
+    let decision = match &file {
+        Some(f) => mechanism::decide(program, &mut elf::Fd(std::os::fd::AsRawFd::as_raw_fd(f))),
+        None => mechanism::decide(program, &mut &[][..]),
+    };
     let has_lib = std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
         env.split(|&b| b == 0).any(|v| {
             v.strip_prefix(b"LD_PRELOAD=")
                 .is_some_and(|list| fakebox_proto::env::preload_entries(list).any(|x| x == lib))
         })
     });
-    (class, has_lib)
+    (decision, has_lib)
+}
+
+/// Did the kernel run `pid`'s program in secure mode (AT_SECURE in its auxiliary vector)?
+/// When that cannot be read, assume it did: the preload library is then not counted on.
+fn secure(pid: i32) -> bool {
+    const AT_SECURE: u64 = 23;
+    let Ok(auxv) = std::fs::read(format!("/proc/{pid}/auxv")) else { return true };
+    for pair in auxv.chunks_exact(16) {
+        let key = u64::from_ne_bytes(pair[..8].try_into().unwrap_or_default());
+        let value = u64::from_ne_bytes(pair[8..].try_into().unwrap_or_default());
+        if key == AT_SECURE {
+            return value != 0;
+        }
+    }
+    true
 }

@@ -6,8 +6,9 @@ use crate::config;
 use crate::ids;
 use crate::sys::{self, Res, Scratch, ret};
 use core::fmt::Write;
-use fakebox_proto::elf::{self, Exec, Runtime};
+use fakebox_proto::elf::{self, Runtime};
 use fakebox_proto::env as vars;
+use fakebox_proto::mechanism::{self, Mechanism, Program, Why};
 use libc::{c_char, c_int, pid_t};
 
 type Argv = *const *const c_char;
@@ -274,43 +275,156 @@ enum Verdict {
     Preload(Option<Runtime>),
     /// A loader that cannot take a glibc library (musl...): it must not see LD_PRELOAD.
     Foreign,
-    /// Only the tracer can fake it (static, Go, musl, another ELF class).
+    /// Only the tracer can fake it (`mechanism::decide` said so, or the tracer refuses it).
     Tracer,
 }
 
-/// Looks at the program about to run (following `#!` to the interpreter).
-fn sniff(dirfd: c_int, path: *const c_char, depth: u32) -> Verdict {
-    if path.is_null() || !config::in_session() || depth > 2 {
+/// The program an exec names: a path relative to a directory fd (with execveat's
+/// flags), or with AT_EMPTY_PATH and an empty path, the fd itself.
+#[derive(Clone, Copy)]
+struct Target {
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+}
+
+impl Target {
+    fn path(path: *const c_char) -> Target {
+        Target { dirfd: libc::AT_FDCWD, path, flags: 0 }
+    }
+
+    fn by_fd(&self) -> bool {
+        self.flags & libc::AT_EMPTY_PATH != 0 && sys::cstr(self.path).is_empty()
+    }
+}
+
+/// What opening the program for the sniff gave.
+enum Opened {
+    /// An fd of ours to read it through (closed after).
+    Own(c_int),
+    /// The program's own fd, readable as it is (not closed).
+    Theirs(c_int),
+    /// It is there but cannot be read (mode 0111, no /proc for an fd opened O_PATH...).
+    Unreadable,
+    /// Not there (or not reachable): the exec fails the same way, and nothing runs.
+    Missing,
+}
+
+fn open_target(t: Target) -> Opened {
+    if t.by_fd() {
+        let mut buf = [0u8; 32];
+        if let Ok(fd) = sys::openat(libc::AT_FDCWD, fd_path(t.dirfd, &mut buf), libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+            return Opened::Own(fd);
+        }
+        let mut one = [0u8; 1];
+        return match sys::pread(t.dirfd, &mut one, 0) {
+            Ok(_) => Opened::Theirs(t.dirfd),
+            Err(libc::EBADF) if sys::fcntl_getfd(t.dirfd).is_err() => Opened::Missing,
+            Err(_) => Opened::Unreadable,
+        };
+    }
+    let nofollow = if t.flags & libc::AT_SYMLINK_NOFOLLOW != 0 { libc::O_NOFOLLOW } else { 0 };
+    match sys::openat(t.dirfd, t.path, libc::O_RDONLY | libc::O_CLOEXEC | nofollow, 0) {
+        Ok(fd) => Opened::Own(fd),
+        Err(_) => {
+            // SAFETY: statx fills the buffer it is given; all-zero is a valid statx.
+            let mut st: libc::statx = unsafe { core::mem::zeroed() };
+            match sys::statx(t.dirfd, t.path, t.flags & libc::AT_SYMLINK_NOFOLLOW, &mut st) {
+                Ok(()) => Opened::Unreadable,
+                Err(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG | libc::EACCES) => Opened::Missing,
+                Err(_) => Opened::Unreadable,
+            }
+        }
+    }
+}
+
+/// What reading the head of an opened program gave.
+enum Head {
+    /// This many bytes, and whether its exec raises privileges (its real mode, file
+    /// capabilities).
+    Read(usize, bool),
+    /// Not a regular file: the exec fails (EACCES), nothing runs.
+    NotAFile,
+    Unreadable,
+}
+
+fn read_head(fd: c_int, head: &mut [u8]) -> Head {
+    // SAFETY: as in open_target.
+    let mut st: libc::statx = unsafe { core::mem::zeroed() };
+    if sys::statx(fd, c"".as_ptr(), libc::AT_EMPTY_PATH, &mut st).is_err() {
+        return Head::Unreadable;
+    }
+    if u32::from(st.stx_mode) & libc::S_IFMT != libc::S_IFREG {
+        return Head::NotAFile;
+    }
+    let caps = sys::fgetxattr_size(fd, c"security.capability").is_ok();
+    let privileged = mechanism::raises_privileges(u32::from(st.stx_mode), caps);
+    match sys::pread(fd, head, 0) {
+        Ok(n) => Head::Read(n, privileged),
+        Err(_) => Head::Unreadable,
+    }
+}
+
+/// Looks at the program about to run, and at the interpreters its `#!` lines name, and
+/// applies `mechanism::decide` to each until it says which mechanism runs it.
+fn sniff(target: Target) -> Verdict {
+    if target.path.is_null() || !config::in_session() {
         return Verdict::Preload(None);
     }
-    let Ok(fd) = sys::openat(dirfd, path, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return Verdict::Preload(None) };
     let mut head = [0u8; 4096]; // the string table of most programs, for `elf::Runtime`
-    let n = sys::pread(fd, &mut head, 0).unwrap_or(0);
-    let kind = elf::classify(&head[..n], &mut FdAt { fd, head: &head[..n] });
-    let _ = sys::close(fd);
-    match kind {
-        Exec::Elf(e) if e.preload_reaches() => Verdict::Preload(e.runtime),
-        Exec::Elf(e) => {
-            if config::EXE.get().is_empty() {
-                crate::log::warn(format_args!(
-                    "{} is a {} program, which LD_PRELOAD cannot reach, and this session has no tracer (--mechanism preload): it runs WITHOUT the fake",
-                    String0(sys::cstr(path)),
-                    e.describe()
-                ));
-                let foreign = e.interp != elf::Interp::None && e.interp != elf::Interp::Glibc;
-                return if foreign { Verdict::Foreign } else { Verdict::Preload(None) };
+    let mut interp = [0u8; 512];
+    let mut t = target;
+    for scripts in 0..=mechanism::MAX_SCRIPTS {
+        let (fd, own) = match open_target(t) {
+            Opened::Own(fd) => (fd, true),
+            Opened::Theirs(fd) => (fd, false),
+            Opened::Unreadable => return tracer_for(t.path, Why::Unreadable, None),
+            Opened::Missing => return Verdict::Preload(None),
+        };
+        let read = read_head(fd, &mut head);
+        let (n, program) = match read {
+            Head::Read(n, privileged) => (n, Program { head: Some(&head[..n]), privileged, scripts }),
+            Head::Unreadable => (0, Program { head: None, privileged: false, scripts }),
+            Head::NotAFile => (0, Program { head: Some(&[]), privileged: false, scripts }),
+        };
+        let decision = mechanism::decide(program, &mut FdAt { fd, head: &head[..n] });
+        if own {
+            let _ = sys::close(fd);
+        }
+        match decision {
+            Mechanism::Preload(runtime) => return Verdict::Preload(runtime),
+            Mechanism::NotExecutable => return Verdict::Preload(None),
+            Mechanism::Tracer(why) | Mechanism::Refuse(why) => {
+                let foreign = match why {
+                    Why::Elf(e) => e.interp != elf::Interp::None && e.interp != elf::Interp::Glibc,
+                    _ => false,
+                };
+                return tracer_for(t.path, why, Some(foreign));
             }
-            Verdict::Tracer
+            Mechanism::Script { interp: (a, b), .. } => {
+                // The kernel finds the interpreter from the current directory.
+                let len = (b - a).min(interp.len() - 1);
+                interp[..len].copy_from_slice(&head[a..a + len]);
+                interp[len] = 0;
+                t = Target::path(interp.as_ptr() as *const c_char);
+            }
         }
-        Exec::Script { interp, .. } => {
-            let mut p = [0u8; 512];
-            let len = (interp.1 - interp.0).min(p.len() - 1);
-            p[..len].copy_from_slice(&head[interp.0..interp.0 + len]);
-            // The script's own path goes to the tracer; the kernel then finds the interpreter.
-            sniff(libc::AT_FDCWD, p.as_ptr() as *const c_char, depth + 1)
-        }
-        Exec::Unknown => Verdict::Preload(None),
     }
+    tracer_for(t.path, Why::TooManyScripts, None)
+}
+
+/// The verdict for a program only the tracer fakes; a session without a tracer
+/// (--mechanism preload) says on stderr that it runs without the fake.
+fn tracer_for(path: *const c_char, why: Why, foreign: Option<bool>) -> Verdict {
+    if !config::EXE.get().is_empty() {
+        return Verdict::Tracer;
+    }
+    crate::log::warn(format_args!(
+        "{} is a {} program, which LD_PRELOAD cannot reach, and this session has no tracer (--mechanism preload): it runs WITHOUT the fake",
+        String0(sys::cstr(path)),
+        why.describe()
+    ));
+    if foreign == Some(true) { Verdict::Foreign } else { Verdict::Preload(None) }
 }
 
 /// Displays bytes without allocating.
@@ -325,7 +439,7 @@ impl core::fmt::Display for String0<'_> {
 }
 
 /// execvp's search: the path it will run, written into `buf` (or `file` itself when it
-/// names a path). None when nothing on PATH matches (execvp will say ENOENT).
+/// names a path). None when nothing on PATH matches (execvp will say ENOENT or EACCES).
 fn resolve(file: *const c_char, buf: &mut [u8; 4096]) -> Option<*const c_char> {
     let name = sys::cstr(file);
     if name.is_empty() || name.contains(&b'/') {
@@ -345,24 +459,54 @@ fn resolve(file: *const c_char, buf: &mut [u8; 4096]) -> Option<*const c_char> {
         buf[dir.len() + 1..len].copy_from_slice(name);
         buf[len] = 0;
         let p = buf.as_ptr() as *const c_char;
-        if sys::faccessat2(libc::AT_FDCWD, p, libc::X_OK, libc::AT_EACCESS).is_ok() {
+        if runnable(p) {
             return Some(p);
         }
     }
     None
 }
 
-/// `fakebox __attach PATH ARGV...`: the arguments that hand `path` to the tracer
-/// without changing the pid. The mapping must live until the exec.
-fn trampoline(path: *const c_char, argv: Argv) -> Res<(Scratch, Argv)> {
+/// Would execve run `p` (a regular file we may execute), as execvp's tries find out?
+/// faccessat2 first; where the kernel lacks it (before 5.8) or a seccomp profile denies
+/// it, faccessat; where that too is denied, the mode bits.
+fn runnable(p: *const c_char) -> bool {
+    // SAFETY: statx fills the buffer it is given; all-zero is a valid statx.
+    let mut st: libc::statx = unsafe { core::mem::zeroed() };
+    let regular = |st: &mut libc::statx| {
+        sys::statx(libc::AT_FDCWD, p, 0, st).is_ok() && u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFREG
+    };
+    let denied = |e| e == libc::ENOSYS || e == libc::EPERM;
+    match sys::faccessat2(libc::AT_FDCWD, p, libc::X_OK, libc::AT_EACCESS) {
+        Ok(()) => return regular(&mut st),
+        Err(e) if !denied(e) => return false,
+        Err(_) => {}
+    }
+    match sys::faccessat(libc::AT_FDCWD, p, libc::X_OK) {
+        Ok(()) => return regular(&mut st),
+        Err(e) if !denied(e) => return false,
+        Err(_) => {}
+    }
+    regular(&mut st) && u32::from(st.stx_mode) & 0o111 != 0
+}
+
+/// `fakebox __attach [--fd N] PATH ARGV...`: the arguments that hand `path` to the tracer
+/// without changing the pid (with `--fd`, the program is the file open at fd N, which
+/// the trampoline's exec keeps open). The mapping must live until the exec.
+fn trampoline(path: *const c_char, fd: Option<c_int>, argv: Argv) -> Res<(Scratch, Argv)> {
     let mut n = 0;
     // SAFETY: a NULL-terminated array, as execve requires.
     while !argv.is_null() && !unsafe { *argv.add(n) }.is_null() {
         n += 1;
     }
-    let mut b = EnvBuilder::new(n + 3, 64)?;
+    let mut b = EnvBuilder::new(n + 5, 64)?;
     b.push_ptr(config::EXE.c_str());
     b.push_raw(b"__attach")?;
+    if let Some(fd) = fd {
+        let mut w = Small::default();
+        let _ = write!(w, "{fd}");
+        b.push_raw(b"--fd")?;
+        b.push_raw(w.bytes())?;
+    }
     b.push_ptr(path);
     for i in 0..n {
         // SAFETY: as above.
@@ -375,16 +519,36 @@ fn trampoline(path: *const c_char, argv: Argv) -> Res<(Scratch, Argv)> {
 fn exec_as(path: *const c_char, argv: Argv, envp: Argv, verdict: Verdict) -> Res<()> {
     let (_keep_env, env) = session_env(envp, verdict)?;
     if verdict == Verdict::Tracer {
-        let (_keep_argv, targv) = trampoline(path, argv)?;
+        let (_keep_argv, targv) = trampoline(path, None, argv)?;
         return sys::execve(config::EXE.c_str(), targv, env);
     }
     sys::execve(path, argv, env)
 }
 
+/// The tracer's trampoline for a program named by an fd, or by a directory fd and a
+/// relative path: an fd of the program that survives the trampoline's exec goes with it
+/// (`__attach --fd`), and `__attach` runs that with execveat.
+fn exec_traced_at(t: Target, argv: Argv, envp: Argv) -> Res<()> {
+    let nofollow = if t.flags & libc::AT_SYMLINK_NOFOLLOW != 0 { libc::O_NOFOLLOW } else { 0 };
+    let fd = if t.by_fd() {
+        sys::fcntl_dupfd(t.dirfd, 0)?
+    } else {
+        sys::openat(t.dirfd, t.path, libc::O_PATH | nofollow, 0)?
+    };
+    let mut buf = [0u8; 32];
+    let shown = if t.by_fd() { fd_path(t.dirfd, &mut buf) } else { t.path };
+    let r = session_env(envp, Verdict::Tracer).and_then(|(_keep_env, env)| {
+        let (_keep_argv, targv) = trampoline(shown, Some(fd), argv)?;
+        sys::execve(config::EXE.c_str(), targv, env)
+    });
+    let _ = sys::close(fd); // only reached when the exec failed
+    r
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fakebox_execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
     crate::fresh::forget_all(); // a vfork child shares the marks with its parent
-    ret(exec_as(path, argv, envp, sniff(libc::AT_FDCWD, path, 0)).map(|()| 0))
+    ret(exec_as(path, argv, envp, sniff(Target::path(path))).map(|()| 0))
 }
 
 next!(real_execvpe = c"execvpe": unsafe extern "C" fn(*const c_char, Argv, Argv) -> c_int);
@@ -394,14 +558,16 @@ pub unsafe extern "C" fn fakebox_execvpe(file: *const c_char, argv: Argv, envp: 
     crate::fresh::forget_all(); // a vfork child shares the marks with its parent
     let mut buf = [0u8; 4096];
     if let Some(p) = resolve(file, &mut buf) {
-        let v = sniff(libc::AT_FDCWD, p, 0);
+        let v = sniff(Target::path(p));
         if v == Verdict::Tracer {
             return ret(exec_as(p, argv, envp, v).map(|()| 0));
         }
         let Some(real) = real_execvpe() else { return ret(Err(libc::ENOSYS)) };
         return match session_env(envp, v) {
-            // SAFETY: forwarding to glibc's execvpe with a valid environment.
-            Ok((_keep, env)) => unsafe { real(file, argv, env) },
+            // SAFETY: forwarding to glibc's execvpe with a valid environment. The path
+            // found is what was sniffed: glibc does not search again (it still hands a
+            // file the kernel refuses to /bin/sh).
+            Ok((_keep, env)) => unsafe { real(p, argv, env) },
             Err(e) => ret(Err(e)),
         };
     }
@@ -426,8 +592,7 @@ pub unsafe fn execvpe(file: *const c_char, argv: Argv, envp: Argv) -> c_int {
     unsafe { fakebox_execvpe(file, argv, envp) }
 }
 
-/// fexecve and execveat with AT_EMPTY_PATH name the program by fd: the tracer's
-/// trampoline reaches it through /proc/self/fd (the same process after the exec).
+/// `/proc/self/fd/N`, for messages and for opening the file an fd names.
 fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> *const c_char {
     let mut w = Small::default();
     let _ = write!(w, "/proc/self/fd/{fd}");
@@ -438,25 +603,21 @@ fn fd_path(fd: c_int, buf: &mut [u8; 32]) -> *const c_char {
 }
 
 pub unsafe fn fexecve(fd: c_int, argv: Argv, envp: Argv) -> c_int {
-    crate::fresh::forget_all(); // a vfork child shares the marks with its parent
-    let v = sniff(fd, c"".as_ptr(), 0);
-    if v == Verdict::Tracer {
-        let mut buf = [0u8; 32];
-        return ret(exec_as(fd_path(fd, &mut buf), argv, envp, v).map(|()| 0));
-    }
-    ret(session_env(envp, v)
-        .and_then(|(_keep, env)| sys::execveat(fd, c"".as_ptr(), argv, env, libc::AT_EMPTY_PATH).map(|()| 0)))
+    unsafe { execveat(fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH) }
 }
 
+/// execveat, and fexecve through it: the file the kernel will run is sniffed (the fd
+/// itself with AT_EMPTY_PATH, else the path from the directory fd).
 pub unsafe fn execveat(dirfd: c_int, path: *const c_char, argv: Argv, envp: Argv, flags: c_int) -> c_int {
     crate::fresh::forget_all(); // a vfork child shares the marks with its parent
-    let v = sniff(dirfd, path, 0);
-    if v == Verdict::Tracer && (dirfd == libc::AT_FDCWD || sys::cstr(path).first() == Some(&b'/')) {
-        return ret(exec_as(path, argv, envp, v).map(|()| 0));
-    }
-    if v == Verdict::Tracer && sys::cstr(path).is_empty() {
-        let mut buf = [0u8; 32];
-        return ret(exec_as(fd_path(dirfd, &mut buf), argv, envp, v).map(|()| 0));
+    let t = Target { dirfd, path, flags };
+    let v = sniff(t);
+    if v == Verdict::Tracer {
+        let named = !path.is_null() && !t.by_fd() && flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+        if named && (dirfd == libc::AT_FDCWD || sys::cstr(path).first() == Some(&b'/')) {
+            return ret(exec_as(path, argv, envp, v).map(|()| 0));
+        }
+        return ret(exec_traced_at(t, argv, envp).map(|()| 0));
     }
     ret(session_env(envp, v).and_then(|(_keep, env)| sys::execveat(dirfd, path, argv, env, flags).map(|()| 0)))
 }
@@ -515,7 +676,7 @@ fn spawn(
     };
     if verdict == Verdict::Tracer {
         let Some(plain) = real_posix_spawn() else { return libc::ENOSYS };
-        return match trampoline(path, argv) {
+        return match trampoline(path, None, argv) {
             // SAFETY: glibc's posix_spawn with valid arrays.
             Ok((_keep, targv)) => unsafe { plain(pid, config::EXE.c_str(), fa, attr, targv, env.1) },
             Err(e) => e,
@@ -533,7 +694,7 @@ pub unsafe fn posix_spawn(
     argv: Argv,
     envp: Argv,
 ) -> c_int {
-    let v = sniff(libc::AT_FDCWD, path, 0);
+    let v = sniff(Target::path(path));
     spawn(real_posix_spawn(), v, pid, path, fa, attr, argv, envp)
 }
 
@@ -548,9 +709,9 @@ pub unsafe fn posix_spawnp(
     let mut buf = [0u8; 4096];
     match resolve(file, &mut buf) {
         Some(p) => {
-            let v = sniff(libc::AT_FDCWD, p, 0);
-            let target = if v == Verdict::Tracer { p } else { file };
-            spawn(real_posix_spawnp(), v, pid, target, fa, attr, argv, envp)
+            // The path found is what was sniffed: glibc does not search again.
+            let v = sniff(Target::path(p));
+            spawn(real_posix_spawnp(), v, pid, p, fa, attr, argv, envp)
         }
         None => spawn(real_posix_spawnp(), Verdict::Preload(None), pid, file, fa, attr, argv, envp),
     }
