@@ -9,7 +9,12 @@ use std::path::PathBuf;
     name = "fakebox",
     version,
     about = "Run a build as if it were root: files get any owner, mode, device node or capability as the build sees them, while nothing on disk changes beyond your own rights.",
-    after_help = "Example: fakebox run -- sh -c 'make install DESTDIR=$PWD/pkg && tar -cf pkg.tar -C pkg .'"
+    after_help = "Example: fakebox run -- sh -c 'make install DESTDIR=$PWD/pkg && tar -cf pkg.tar -C pkg .'
+
+Environment: FAKEBOX_LOG=debug|trace (what the library, tracer and daemon do, on stderr),
+FAKEBOX_LOG_FILE=PATH (that log to a file), FAKEBOX_AGENT=off (traced programs stay under
+ptrace), SHELL (the default command), XDG_RUNTIME_DIR, TMPDIR, XDG_CACHE_HOME (where the
+private directory goes). The command gets FAKEROOTKEY and FAKED_MODE. See fakebox man."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -75,8 +80,13 @@ belongs to another file (reused) and entries not found below DIR (gone, or elsew
         /// bash, zsh or fish (e.g. zsh).
         shell: clap_complete::Shell,
     },
-    /// Print the man page, fakebox.1, made from these definitions (e.g. fakebox man > fakebox.1).
-    Man,
+    /// Print the man page fakebox.1, or write every page (fakebox.1, fakebox-run.1, ...) to a
+    /// directory (e.g. fakebox man --dir ~/.local/share/man/man1).
+    Man {
+        /// Write fakebox.1 and a page for each subcommand into DIR (made if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -94,11 +104,12 @@ pub struct InspectArgs {
     pub root: Option<PathBuf>,
 
     /// Report entries whose file is gone or whose inode number was reused (e.g. --check --root pkg).
-    #[arg(long)]
+    /// Needs --root: a state records inodes, not paths, so only a walk of DIR can tell.
+    #[arg(long, requires = "root")]
     pub check: bool,
 
-    /// Drop the entries --check reports (e.g. --prune --root pkg).
-    #[arg(long, conflicts_with = "check")]
+    /// Drop the entries --check reports (e.g. --prune --root pkg). Needs --root.
+    #[arg(long, conflicts_with = "check", requires = "root")]
     pub prune: bool,
 
     /// Show these files as the session sees them (e.g. pkg/usr/bin/tool).
@@ -113,11 +124,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
 
-    /// The fake user id the session runs as (e.g. --uid 1000); default 0.
+    /// The fake user id the session runs as (e.g. --uid 1000).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub uid: u32,
 
-    /// The fake group id the session runs as (e.g. --gid 100); default 0.
+    /// The fake group id the session runs as (e.g. --gid 100).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub gid: u32,
 

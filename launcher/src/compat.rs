@@ -14,7 +14,7 @@ use crate::session::{self, EXIT_FAILURE, Failure};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-const HELP: &str = "\\
+const HELP: &str = "\
 usage: fakeroot [-l LIB] [-f FAKED] [-s FILE] [-i FILE] [-u|--unknown-is-real] [-b FD] [--] [COMMAND [ARG]...]
 fakebox's fakeroot-compatible front: runs COMMAND (default: $SHELL) as fake root.
   -s FILE   save the fake table to FILE when the session ends (a fakebox state file)

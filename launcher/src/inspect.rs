@@ -15,16 +15,16 @@ fn fail(msg: impl Into<String>) -> Failure {
     Failure(msg.into(), EXIT_FAILURE)
 }
 
-/// What the kernel says about a path (not following a final symlink).
-fn real(path: &Path) -> Option<Real> {
-    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+/// What the kernel says about a path (not following a final symlink), or why it cannot.
+fn real(path: &Path) -> std::io::Result<Real> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
     // SAFETY: statx into a zeroed local.
     unsafe {
         let mut stx: libc::statx = std::mem::zeroed();
         if libc::statx(libc::AT_FDCWD, c.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, kernel::STATX_MASK, &mut stx) != 0 {
-            return None;
+            return Err(std::io::Error::last_os_error());
         }
-        Some(kernel::real_of(&stx))
+        Ok(kernel::real_of(&stx))
     }
 }
 
@@ -62,13 +62,22 @@ pub fn run(args: InspectArgs) -> Result<i32, Failure> {
     drop(table);
 
     // Name what we can: the PATHs given, and what --root holds.
+    // A PATH that cannot be read is named with the reason, and the others still shown.
     let mut found: HashMap<Key, (PathBuf, Real)> = HashMap::new();
+    let mut unreadable = false;
+    let mut paths = Vec::new();
     for p in &args.paths {
         match real(p) {
-            Some(r) => {
+            Ok(r) => {
                 found.insert(r.key, (p.clone(), r));
+                paths.push((p, r));
             }
-            None => return Err(fail(format!("{}: cannot stat it", p.display()))),
+            Err(e) => {
+                let why = e.to_string();
+                let why = why.split(" (os error").next().unwrap_or(&why);
+                eprintln!("fakebox: inspect: {}: {why}", p.display());
+                unreadable = true;
+            }
         }
     }
     if let Some(root) = &args.root {
@@ -89,8 +98,7 @@ pub fn run(args: InspectArgs) -> Result<i32, Failure> {
     // With PATHs: those files, as the session sees them; else every entry.
     let mut rows: Vec<(Option<PathBuf>, Key, Option<Entry>, Status)> = Vec::new();
     if !args.paths.is_empty() {
-        for p in &args.paths {
-            let r = real(p).ok_or_else(|| fail(format!("{}: cannot stat it", p.display())))?;
+        for (p, r) in paths {
             let e = entries.get(&r.key).filter(|e| !inode::is_stale(e.mode, e.birth, &r)).cloned();
             rows.push((Some(p.clone()), r.key, e, Status::Here));
         }
@@ -113,19 +121,19 @@ pub fn run(args: InspectArgs) -> Result<i32, Failure> {
             print_row(path.as_deref(), key, e.as_ref(), *st, args.check);
         }
     }
-    Ok(if args.check && !rows.is_empty() { 1 } else { 0 })
+    Ok(if unreadable || (args.check && !rows.is_empty()) { 1 } else { 0 })
 }
 
 fn walk(dir: &Path, entries: &HashMap<Key, Entry>, found: &mut HashMap<Key, (PathBuf, Real)>) {
     let mut stack = vec![dir.to_path_buf()];
-    if let Some(r) = real(dir) {
+    if let Ok(r) = real(dir) {
         found.entry(r.key).or_insert((dir.to_path_buf(), r));
     }
     while let Some(d) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&d) else { continue };
         for ent in rd.flatten() {
             let p = ent.path();
-            let Some(r) = real(&p) else { continue };
+            let Ok(r) = real(&p) else { continue };
             if r.mode & mode::IFMT == mode::IFDIR {
                 stack.push(p.clone());
             }

@@ -48,7 +48,7 @@ fn main() {
         cli::Command::InstallCompat { dir } => install_compat(&dir),
         cli::Command::Doctor => doctor::run(),
         cli::Command::Completions { shell } => docs::completions(shell),
-        cli::Command::Man => docs::man(),
+        cli::Command::Man { dir } => docs::man(dir.as_deref()),
     };
     finish(code)
 }

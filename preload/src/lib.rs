@@ -21,6 +21,8 @@
 //! two unwinding symbols core's code names (csrc/unwind.c).
 #![cfg_attr(not(test), no_std)]
 #![allow(clippy::missing_safety_doc)]
+// The unit tests leave out the load hook, and with it what only the load path calls.
+#![cfg_attr(test, allow(dead_code))]
 
 #[macro_use]
 mod log;
@@ -43,6 +45,8 @@ extern "C" fn on_load() {
     debug!("loaded");
 }
 
+/// Not in the unit tests' binary, which is no program of a session.
+#[cfg(not(test))]
 #[used]
 #[unsafe(link_section = ".init_array")]
 static ON_LOAD: extern "C" fn() = on_load;

@@ -18,6 +18,13 @@
 //! `wire` are left out, for the freestanding agent (see `tracer/agent/`).
 #![deny(unsafe_code)]
 #![no_std]
+
+// fakebox reads and writes x86_64 registers, system call numbers and structure layouts:
+// other architectures are refused here, where every crate of the workspace starts.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+compile_error!(
+    "fakebox runs on x86_64 Linux only (system call numbers, registers and the kernel's structure layouts are x86_64's)"
+);
 #[cfg(test)]
 extern crate std;
 

@@ -26,7 +26,8 @@ type Fts = *mut walk::FtsEnt;
 macro_rules! hooks {
     ($( $family:ident :: $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty; )*) => {
         $(
-            #[unsafe(no_mangle)]
+            // Not in the unit tests' binary, whose own libc calls (std's) they would take.
+            #[cfg_attr(not(test), unsafe(no_mangle))]
             pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
                 // SAFETY: the program's arguments, forwarded unchanged.
                 unsafe { $family::$name($($arg),*) }
