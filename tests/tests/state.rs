@@ -337,3 +337,110 @@ for t in e2 c u; do
 done"#,
     );
 }
+
+#[test]
+fn a_torn_journal_hides_nothing_appended_after_it() {
+    // A crash in the middle of an append left a torn record at the end of the journal;
+    // the next session chowns a file and is killed (daemon and session) before it saves.
+    // The session after it sees the chown: the torn record was cut off before the append.
+    let want = "not saved\nf 7:7\ng 1:1";
+    outer(
+        "a_torn_journal_hides_nothing_appended_after_it",
+        want,
+        &format!(
+            r#"touch f g
+"$FB" run --state "$S" -- chown 1:1 g || exit 1
+printf xyz >> "$S.journal"
+cp "$S" saved
+setsid "$FB" run --state "$S" -- sh -c '{SH_WAIT}; chown 7:7 f; touch done; w never' &
+fb=$!
+wait_file done || exit 1
+daemon=$(holders "$S.journal")
+[ -n "$daemon" ] || {{ echo "no daemon holds $S.journal"; exit 1; }}
+kill -KILL $daemon; kill -KILL -- -$fb
+wait $fb
+wait_gone $daemon || exit 1
+cmp -s saved "$S" && echo not saved || echo "the state was saved (so this tested nothing)"
+"$FB" run --state "$S" -- stat -c '%n %u:%g' f g"#
+        ),
+    );
+}
+
+#[test]
+fn a_change_the_journal_cannot_take_fails_and_is_said() {
+    // The journal cannot be written (here: it is /dev/full, as a full disk would be): the
+    // chown fails with EIO, the session says why on stderr ("fakebox: ... journal ..."),
+    // and the next session does not see the change that was refused.
+    let want = "chown failed\nsaid\n0:0";
+    outer(
+        "a_change_the_journal_cannot_take_fails_and_is_said",
+        want,
+        r#"touch f
+ln -s /dev/full "$S.journal"
+"$FB" run --state "$S" -- chown 5:5 f 2> err && echo "chown succeeded" || echo "chown failed"
+grep -q 'Input/output error' err && grep -q '^fakebox: .*journal' err && echo said || cat err
+rm -f "$S.journal"
+"$FB" run --state "$S" -- stat -c %u:%g f"#,
+    );
+}
+
+#[test]
+fn a_symlinked_state_stays_a_symlink_and_every_name_meets_one_daemon() {
+    // S is a symlink to real/state. A session through the link and one through
+    // `real/./state` run at once: they share one daemon, so each sees the other's change
+    // at once. After them the link is still a link, and the file it names holds both.
+    let want = "A: g 0\nA: g 8\nB: f 7\nlink\nf 7:0\ng 8:0";
+    outer(
+        "a_symlinked_state_stays_a_symlink_and_every_name_meets_one_daemon",
+        want,
+        &format!(
+            r#"mkdir real && touch f g && ln -s real/state "$S" || exit 1
+"$FB" run --state "$S" -- sh -c '{SH_WAIT}
+  stat -c "A: g %u" g; touch a.up
+  w b.flag; stat -c "A: g %u" g
+  chown 7 f; touch a.flag' > a.out 2>&1 &
+A=$!
+wait_file a.up || exit 1
+"$FB" run --state real/./state -- sh -c '{SH_WAIT}
+  chown 8 g; touch b.flag
+  w a.flag; stat -c "B: f %u" f' > b.out 2>&1
+wait $A
+cat a.out b.out
+[ -L "$S" ] && echo link || echo "not a link any more"
+"$FB" run --state "$(pwd)/real/state" -- stat -c '%n %u:%g' f g"#
+        ),
+    );
+}
+
+#[test]
+fn a_hard_linked_state_is_refused() {
+    // A save replaces the file under one of its names: the other would keep the old
+    // table. fakebox says so (exit 125) instead of running with one of them.
+    let want = "125\nsaid\nnot run";
+    outer(
+        "a_hard_linked_state_is_refused",
+        want,
+        r#""$FB" run --state "$S" -- true || exit 1
+ln "$S" other
+"$FB" run --state other -- touch ran 2> err; echo $?
+grep -q '^fakebox: .*hard link' err && echo said || cat err
+[ -e ran ] && echo ran || echo "not run""#,
+    );
+}
+
+#[test]
+fn fakeroot_with_two_names_of_one_state_keeps_it() {
+    // `fakeroot -i ./s -s s` names one file twice: it is loaded and saved, not emptied
+    // by a copy onto itself.
+    let want = "f 5:5\nf 5:5\ng 6:6";
+    outer(
+        "fakeroot_with_two_names_of_one_state_keeps_it",
+        want,
+        r#"mkdir -p compat && "$FB" install-compat "$PWD/compat" >/dev/null || exit 1
+touch f g
+compat/fakeroot -s s -- chown 5:5 f || exit 1
+compat/fakeroot -i ./s -s s -- stat -c '%n %u:%g' f || exit 1
+compat/fakeroot -i s -s "$PWD/s" -- chown 6:6 g || exit 1
+compat/fakeroot -i s -- stat -c '%n %u:%g' f g"#,
+    );
+}
