@@ -93,7 +93,7 @@ impl Table {
     }
 
     fn get(&self, key: Key) -> Option<Entry> {
-        let r = self.shared.table().lookup(key).or_else(|| self.overflow.get(&key).copied())?;
+        let r = self.shared.table().get(key).or_else(|| self.overflow.get(&key).copied())?;
         let xattrs = if r.xattrs { self.xattrs.get(&key).cloned().unwrap_or_default() } else { Vec::new() };
         Some(Entry { uid: r.uid, gid: r.gid, mode: r.mode, rdev: r.rdev, birth: r.birth, xattrs })
     }
