@@ -444,3 +444,94 @@ compat/fakeroot -i s -s "$PWD/s" -- chown 6:6 g || exit 1
 compat/fakeroot -i s -- stat -c '%n %u:%g' f g"#,
     );
 }
+
+/// `halfwrite PID FILE`: in the shared table of the daemon PID (its writable mapping of
+/// the memfd, through /proc/PID/mem), makes the sequence number of FILE's slot odd, as a
+/// daemon killed in the middle of writing that slot leaves it. The slot is found the way
+/// readers find it (proto/src/shm.rs: the header, the filter, then 56-byte slots probed
+/// linearly from the key's hash).
+const HALFWRITE_C: &str = r#"
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint64_t hash(uint64_t dev, uint64_t ino) {
+    uint64_t x = (dev * 0x9e3779b97f4a7c15ULL) ^ (ino / 16);
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27; x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x * 16 + ino % 16;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    struct stat st;
+    if (stat(argv[2], &st) != 0) { perror(argv[2]); return 1; }
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%s/maps", argv[1]);
+    FILE *maps = fopen(path, "r");
+    if (!maps) { perror(path); return 1; }
+    unsigned long base = 0;
+    while (fgets(line, sizeof line, maps))
+        if (strstr(line, "memfd:fakebox-table") && strstr(line, " rw-s ")) { base = strtoul(line, 0, 16); break; }
+    if (!base) { fprintf(stderr, "no writable table in %s\n", path); return 1; }
+    snprintf(path, sizeof path, "/proc/%s/mem", argv[1]);
+    int mem = open(path, O_RDWR);
+    if (mem < 0) { perror(path); return 1; }
+    uint64_t cap;
+    if (pread(mem, &cap, 8, base + 8) != 8) { perror("capacity"); return 1; }
+    unsigned long slots = base + 4096 + (1 << 17);
+    for (uint64_t n = 0, i = hash(st.st_dev, st.st_ino) & (cap - 1); n < cap; n++, i = (i + 1) & (cap - 1)) {
+        unsigned char s[56];
+        if (pread(mem, s, 56, slots + i * 56) != 56) { perror("slot"); return 1; }
+        uint32_t seq, state; uint64_t dev, ino;
+        memcpy(&seq, s, 4); memcpy(&state, s + 4, 4); memcpy(&dev, s + 8, 8); memcpy(&ino, s + 16, 8);
+        if ((state & 0xff) != 1) break;
+        if (dev == st.st_dev && ino == st.st_ino) {
+            seq |= 1;
+            if (pwrite(mem, &seq, 4, slots + i * 56) != 4) { perror("seq"); return 1; }
+            return 0;
+        }
+    }
+    fprintf(stderr, "%s is not in the table\n", argv[2]);
+    return 1;
+}
+"#;
+
+#[test]
+fn a_slot_left_half_written_neither_hangs_nor_lies() {
+    // A session records f; then f's slot in the shared table is left half-written (its
+    // sequence odd), as a daemon killed mid-write leaves it. A stat of f in the session
+    // gives up on the table and asks the daemon: the right owner, at once. With the
+    // daemon then killed, the stat fails (EIO) and says so, rather than hang or show
+    // f unfaked.
+    let half = fakebox_tests::build_c("halfwrite", HALFWRITE_C, &[]);
+    let want = "alive 7\nstat 0\nstat 1\nEIO\nsaid";
+    outer(
+        "a_slot_left_half_written_neither_hangs_nor_lies",
+        want,
+        &format!(
+            r#"touch f
+setsid "$FB" run --state "$S" -- sh -c '{SH_WAIT}; chown 7:7 f; touch up; w odd
+  timeout 20 stat -c "alive %u" f; echo "stat $?"; touch asked; w gone
+  timeout 20 stat -c "gone %u" f 2> err; echo "stat $?"
+  grep -q "Input/output error" err && echo EIO; grep -q "^fakebox.*daemon" err && echo said || cat err' > res 2> /dev/null &
+fb=$!
+wait_file up || exit 1
+daemon=$(holders "$S.journal")
+[ -n "$daemon" ] || {{ echo "no daemon holds $S.journal"; exit 1; }}
+"{half}" $daemon f && touch odd || exit 1
+wait_file asked || exit 1
+kill -KILL $daemon
+wait_gone $daemon || exit 1
+touch gone
+wait $fb
+cat res"#,
+            half = half.display()
+        ),
+    );
+}
