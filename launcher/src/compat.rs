@@ -7,12 +7,14 @@
 //!
 //! -l, -f and -b name fakeroot's own library, daemon and descriptor: accepted, ignored.
 //! -s and -i keep the table in a fakebox state file (fakebox's format, not fakeroot's):
-//! `-i F -s F` and `-s F` both use F; `-i F` alone loads F and leaves it unchanged;
+//! `-i F -s F` and `-s F` both use F (any two names of one file are F); `-i F` alone loads
+//! F and leaves it unchanged;
 //! `-i A -s B` starts B from A.
 use crate::cli::{Mechanism, RunArgs};
+use crate::daemon::state::{self, journal_path};
 use crate::session::{self, EXIT_FAILURE, Failure};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const HELP: &str = "\
 usage: fakeroot [-l LIB] [-f FAKED] [-s FILE] [-i FILE] [-u|--unknown-is-real] [-b FD] [--] [COMMAND [ARG]...]
@@ -27,6 +29,34 @@ See `fakebox run --help` for everything fakebox can do.
 
 fn fail(msg: impl Into<String>) -> Failure {
     Failure(msg.into(), EXIT_FAILURE)
+}
+
+fn resolve(p: &Path) -> Result<PathBuf, Failure> {
+    state::resolve(p).map_err(|e| fail(format!("fakeroot: {e}")))
+}
+
+/// Do `a` and `b` name one state file (`./s` and `s`, a symlink, a hard link)? Copying
+/// one onto the other would then empty it.
+fn same_file(a: &Path, b: &Path) -> Result<bool, Failure> {
+    use std::os::unix::fs::MetadataExt;
+    let (ra, rb) = (resolve(a)?, resolve(b)?);
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    Ok(ra == rb || id(&ra).is_some_and(|x| Some(x) == id(&rb)))
+}
+
+/// Copies the state file `from`, with its journal (changes a killed session left there),
+/// to `to`; a journal `to` had is removed.
+fn copy_state(from: &Path, to: &Path) -> std::io::Result<()> {
+    let (from, to) =
+        (state::resolve(from).map_err(std::io::Error::other)?, state::resolve(to).map_err(std::io::Error::other)?);
+    std::fs::copy(&from, &to)?;
+    match std::fs::copy(journal_path(&from), journal_path(&to)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::remove_file(journal_path(&to)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+        r => r.map(drop),
+    }
 }
 
 pub fn main(args: &[OsString]) -> Result<i32, Failure> {
@@ -78,15 +108,16 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
     let mut scratch = None;
     let state = match (load, save) {
         (None, None) => None,
-        (Some(l), Some(s)) if l == s => Some(s),
+        (Some(l), Some(s)) if same_file(&l, &s)? => Some(s),
         (None, Some(s)) => {
             // fakeroot -s starts a fresh table and writes it at the end.
-            let _ = std::fs::remove_file(&s);
-            let _ = std::fs::remove_file(crate::daemon::state::journal_path(&s));
+            let target = resolve(&s)?;
+            let _ = std::fs::remove_file(&target);
+            let _ = std::fs::remove_file(journal_path(&target));
             Some(s)
         }
         (Some(l), Some(s)) => {
-            std::fs::copy(&l, &s)
+            copy_state(&l, &s)
                 .map_err(|e| fail(format!("fakeroot: cannot start {} from {}: {e}", s.display(), l.display())))?;
             Some(s)
         }
@@ -94,7 +125,7 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
             // Load, but leave the file as it was: work on a private copy.
             let dir = crate::private::temporary("fakebox-i-")?;
             let copy = dir.join("state");
-            if let Err(e) = std::fs::copy(&l, &copy) {
+            if let Err(e) = copy_state(&l, &copy) {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(fail(format!("fakeroot: cannot read {}: {e}", l.display())));
             }

@@ -163,7 +163,9 @@ fn prune(
         }
     }
     state::save(&args.state, &table).map_err(|e| fail(format!("cannot save the state: {e}")))?;
-    let _ = std::fs::remove_file(state::journal_path(&args.state));
+    if let Ok(target) = state::resolve(&args.state) {
+        let _ = std::fs::remove_file(state::journal_path(&target));
+    }
     println!("dropped {dropped} of {} entries", entries.len());
     Ok(0)
 }

@@ -71,7 +71,7 @@ pub fn unlinked(real: &Real) -> Res<()> {
     let table = crate::shared::table();
     if let Some(t) = &table
         && t.complete()
-        && t.lookup(real.key).is_none()
+        && t.lookup(real.key) == Ok(None)
     {
         return Ok(());
     }
@@ -91,8 +91,9 @@ pub fn no_xattrs_anywhere() -> bool {
 pub fn may_have_xattrs(real: &Real) -> bool {
     match crate::shared::table() {
         Some(t) => match t.lookup(real.key) {
-            Some(r) => r.xattrs,
-            None => !t.complete(),
+            Ok(Some(r)) => r.xattrs,
+            Ok(None) => !t.complete(),
+            Err(_) => true, // the table cannot tell: ask the daemon
         },
         None => true,
     }
@@ -139,7 +140,7 @@ pub fn created(seen: &Seen, parent: impl FnOnce() -> Option<Real>, mode: u32, rd
     if rdev == 0
         && mode == seen.real.mode
         && let Some(t) = quiet_create()
-        && t.lookup(seen.real.key).is_none()
+        && t.lookup(seen.real.key) == Ok(None)
     {
         return Ok(());
     }

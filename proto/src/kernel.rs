@@ -68,11 +68,27 @@ pub fn device_dtype(recorded_mode: u32) -> Option<u8> {
     }
 }
 
+/// The type a directory entry that the disk calls DT_REG should have, given what the
+/// table holds for it: a recorded device's, DT_UNKNOWN when the table cannot tell (the
+/// program then stats the entry, which asks the daemon), else none (DT_REG stands).
+pub fn dirent_type(recorded_mode: Result<Option<u32>, crate::shm::Unsure>) -> Option<u8> {
+    match recorded_mode {
+        Ok(m) => m.and_then(device_dtype),
+        Err(crate::shm::Unsure) => Some(libc::DT_UNKNOWN),
+    }
+}
+
 /// Gives each entry of a directory read (getdents64's `linux_dirent64`s, or with `old`
 /// getdents's `linux_dirent`s) that names a recorded device node its type, where the
 /// disk says DT_REG; `mode_of` finds a recorded mode. Entries of `dir_dev`, the
-/// directory's device. True if anything changed.
-pub fn fix_dirent_types(bytes: &mut [u8], old: bool, dir_dev: u64, mode_of: impl Fn(Key) -> Option<u32>) -> bool {
+/// directory's device. An entry the table cannot tell about (`Unsure`: a reader gave up)
+/// gets DT_UNKNOWN, which sends the program to stat it. True if anything changed.
+pub fn fix_dirent_types(
+    bytes: &mut [u8],
+    old: bool,
+    dir_dev: u64,
+    mode_of: impl Fn(Key) -> Result<Option<u32>, crate::shm::Unsure>,
+) -> bool {
     let mut changed = false;
     let mut at = 0;
     // linux_dirent64: ino u64, off i64, reclen u16, type u8, name. The old linux_dirent:
@@ -86,7 +102,7 @@ pub fn fix_dirent_types(bytes: &mut [u8], old: bool, dir_dev: u64, mode_of: impl
         ino.copy_from_slice(&bytes[at..at + 8]);
         let type_at = if old { at + reclen - 1 } else { at + 18 };
         if bytes[type_at] == libc::DT_REG
-            && let Some(d) = mode_of(Key { dev: dir_dev, ino: u64::from_ne_bytes(ino) }).and_then(device_dtype)
+            && let Some(d) = dirent_type(mode_of(Key { dev: dir_dev, ino: u64::from_ne_bytes(ino) }))
         {
             bytes[type_at] = d;
             changed = true;
@@ -113,5 +129,38 @@ pub fn real_of_stat(st: &libc::stat) -> Real {
         mode: st.st_mode,
         rdev: st.st_rdev,
         nlink: st.st_nlink as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::Unsure;
+
+    /// One linux_dirent64 of `name` (inode `ino`, type DT_REG), 8-byte aligned.
+    fn dirent64(ino: u64, name: &[u8]) -> std::vec::Vec<u8> {
+        let reclen = (19 + name.len() + 1).next_multiple_of(8);
+        let mut e = std::vec![0u8; reclen];
+        e[..8].copy_from_slice(&ino.to_ne_bytes());
+        e[16..18].copy_from_slice(&(reclen as u16).to_ne_bytes());
+        e[18] = libc::DT_REG;
+        e[19..19 + name.len()].copy_from_slice(name);
+        e
+    }
+
+    #[test]
+    fn entries_the_table_cannot_tell_about_become_unknown() {
+        let mut bytes = dirent64(1, b"dev");
+        let second = bytes.len();
+        bytes.extend(dirent64(2, b"plain"));
+        let third = bytes.len();
+        bytes.extend(dirent64(3, b"unsure"));
+        let changed = fix_dirent_types(&mut bytes, false, 5, |k| match k.ino {
+            1 => Ok(Some(crate::inode::mode::IFCHR | 0o600)),
+            2 => Ok(None),
+            _ => Err(Unsure),
+        });
+        assert!(changed);
+        assert_eq!((bytes[18], bytes[second + 18], bytes[third + 18]), (libc::DT_CHR, libc::DT_REG, libc::DT_UNKNOWN));
     }
 }

@@ -22,6 +22,16 @@ pub const SLOT: usize = 56;
 pub const DEFAULT_CAPACITY: usize = 1 << 21;
 /// Inserts stop (and `complete` clears) above this share of used slots.
 const MAX_LOAD_PERCENT: usize = 75;
+/// How many times a reader looks again at a slot being written (its sequence odd), or
+/// probes again while a removal moves entries, before it gives up: a writer killed
+/// mid-write (`kill -9` of the daemon) leaves a slot odd for good. About a millisecond of
+/// spinning; a reader that gives up asks the daemon instead ([`Unsure`]).
+pub const READ_RETRIES: u32 = 1 << 16;
+
+/// A reader gave up ([`READ_RETRIES`]): a slot stayed half-written, or entries kept
+/// moving. The table cannot tell; ask the daemon (and fail the call if it is gone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsure;
 
 #[repr(C)]
 struct Header {
@@ -240,73 +250,100 @@ impl Table {
         self.header().writes.load(Ordering::Acquire)
     }
 
-    /// A consistent copy of slot `i`: (state, key, record).
-    fn read(&self, i: usize) -> (u32, Key, Record) {
+    /// Slot `i` as it is: (state, key, record). Whole for the writer, who alone changes
+    /// slots; a reader must check the sequence around it ([`Table::read`]).
+    fn load(&self, i: usize) -> (u32, Key, Record) {
         let s = self.slot(i);
-        loop {
+        let state = s.state.load(Ordering::Relaxed);
+        let key = Key { dev: s.dev.load(Ordering::Relaxed), ino: s.ino.load(Ordering::Relaxed) };
+        let birth = (state & HAS_BIRTH != 0)
+            .then(|| Birth { sec: s.birth_sec.load(Ordering::Relaxed), nsec: s.birth_nsec.load(Ordering::Relaxed) });
+        let rec = Record {
+            uid: s.uid.load(Ordering::Relaxed),
+            gid: s.gid.load(Ordering::Relaxed),
+            mode: s.mode.load(Ordering::Relaxed),
+            rdev: s.rdev.load(Ordering::Relaxed),
+            birth,
+            xattrs: state & HAS_XATTRS != 0,
+        };
+        (state & 0xff, key, rec)
+    }
+
+    /// A consistent copy of slot `i` for a reader: retried while the writer writes it, at
+    /// most [`READ_RETRIES`] times.
+    fn read(&self, i: usize) -> Result<(u32, Key, Record), Unsure> {
+        let s = self.slot(i);
+        for _ in 0..READ_RETRIES {
             let s1 = s.seq.load(Ordering::Acquire);
             if s1 & 1 != 0 {
                 core::hint::spin_loop();
                 continue;
             }
-            let state = s.state.load(Ordering::Relaxed);
-            let key = Key { dev: s.dev.load(Ordering::Relaxed), ino: s.ino.load(Ordering::Relaxed) };
-            let birth = (state & HAS_BIRTH != 0).then(|| Birth {
-                sec: s.birth_sec.load(Ordering::Relaxed),
-                nsec: s.birth_nsec.load(Ordering::Relaxed),
-            });
-            let rec = Record {
-                uid: s.uid.load(Ordering::Relaxed),
-                gid: s.gid.load(Ordering::Relaxed),
-                mode: s.mode.load(Ordering::Relaxed),
-                rdev: s.rdev.load(Ordering::Relaxed),
-                birth,
-                xattrs: state & HAS_XATTRS != 0,
-            };
+            let got = self.load(i);
             fence(Ordering::Acquire);
             if s.seq.load(Ordering::Relaxed) == s1 {
-                return (state & 0xff, key, rec);
+                return Ok(got);
             }
         }
+        Err(Unsure)
     }
 
-    /// The record for `key`, if the table has one. Never blocks on the writer for long:
-    /// a slot being written is retried.
-    pub fn lookup(&self, key: Key) -> Option<Record> {
+    /// The record for `key`, if the table has one (a reader's lookup). Never waits on the
+    /// writer for long: a slot being written, or a probe that missed while a removal moved
+    /// entries, is retried at most [`READ_RETRIES`] times; then the answer is [`Unsure`]
+    /// and the caller asks the daemon.
+    pub fn lookup(&self, key: Key) -> Result<Option<Record>, Unsure> {
         let (word, bit) = self.bloom(key);
         if word.load(Ordering::Acquire) & bit == 0 {
-            return None; // never set: no record, and no slot page touched
+            return Ok(None); // never set: no record, and no slot page touched
         }
         let moving = &self.header().moving;
-        loop {
+        for _ in 0..READ_RETRIES {
             let g = moving.load(Ordering::Acquire);
             if g & 1 != 0 {
                 core::hint::spin_loop();
                 continue;
             }
-            if let Some(r) = self.probe(key).1 {
-                return Some(r); // a whole record with this key is right wherever it sat
+            if let Some(r) = self.probe(key, |i| self.read(i))?.1 {
+                return Ok(Some(r)); // a whole record with this key is right wherever it sat
             }
             fence(Ordering::Acquire);
             if moving.load(Ordering::Relaxed) == g {
-                return None; // no entry moved while we looked: a true miss
+                return Ok(None); // no entry moved while we looked: a true miss
             }
         }
+        Err(Unsure)
     }
 
-    /// Linear probe for `key`: (the slot where it is or where the probe stopped, record).
-    fn probe(&self, key: Key) -> (usize, Option<Record>) {
+    /// The record for `key` as the writer sees it (it alone changes the table, so
+    /// nothing is half-written while it looks).
+    pub fn get(&self, key: Key) -> Option<Record> {
+        self.own_probe(key).1
+    }
+
+    fn own_probe(&self, key: Key) -> (usize, Option<Record>) {
+        let Ok(found) = self.probe(key, |i| Ok::<_, core::convert::Infallible>(self.load(i)));
+        found
+    }
+
+    /// Linear probe for `key` with `read`: (the slot where it is or where the probe
+    /// stopped, record).
+    fn probe<E>(
+        &self,
+        key: Key,
+        read: impl Fn(usize) -> Result<(u32, Key, Record), E>,
+    ) -> Result<(usize, Option<Record>), E> {
         let mask = self.capacity - 1;
         let mut i = hash(key) as usize & mask;
         for _ in 0..self.capacity {
-            let (state, k, rec) = self.read(i);
+            let (state, k, rec) = read(i)?;
             match state {
-                LIVE if k == key => return (i, Some(rec)),
+                LIVE if k == key => return Ok((i, Some(rec))),
                 LIVE => i = (i + 1) & mask,
-                _ => return (i, None),
+                _ => return Ok((i, None)),
             }
         }
-        (i, None)
+        Ok((i, None))
     }
 
     fn write(&self, i: usize, state: u32, key: Key, rec: &Record) {
@@ -356,7 +393,7 @@ impl Table {
         }
         let (word, bit) = self.bloom(key);
         word.fetch_or(bit, Ordering::Release);
-        let (i, found) = self.probe(key);
+        let (i, found) = self.own_probe(key);
         if found.is_some() {
             self.write(i, LIVE, key, rec);
             return Ok(());
@@ -373,7 +410,7 @@ impl Table {
     /// Removes the record for `key`, if any (writer only), and shifts back the entries
     /// after it that probed past it.
     pub fn remove(&self, key: Key) {
-        let (mut hole, found) = self.probe(key);
+        let (mut hole, found) = self.own_probe(key);
         if found.is_none() {
             return;
         }
@@ -384,7 +421,7 @@ impl Table {
         let mut j = hole;
         loop {
             j = (j + 1) & mask;
-            let (state, k, rec) = self.read(j);
+            let (state, k, rec) = self.load(j);
             if state != LIVE {
                 break;
             }
@@ -408,7 +445,7 @@ impl Table {
 
     /// What the session sees for `real`, if the table can tell: a current record, or the
     /// default view of a file never touched. None: ask the daemon (a stale record, which
-    /// it drops, or a miss in a table that overflowed).
+    /// it drops, a miss in a table that overflowed, or a lookup that gave up).
     pub fn view(&self, real: &crate::Real) -> Option<crate::Fake> {
         self.view_lazy(real, || real.birth)
     }
@@ -417,7 +454,8 @@ impl Table {
     /// `birth` fetches it, and is called only when the record has one to compare.
     pub fn view_lazy(&self, real: &crate::Real, birth: impl FnOnce() -> Option<Birth>) -> Option<crate::Fake> {
         match self.lookup(real.key) {
-            Some(r) => {
+            Err(Unsure) => None,
+            Ok(Some(r)) => {
                 let seen = crate::Real { birth: if r.birth.is_some() { birth() } else { real.birth }, ..*real };
                 // A stale record is the daemon's to drop: ask it.
                 (!crate::inode::is_stale(r.mode, r.birth, &seen)).then_some(crate::Fake {
@@ -427,8 +465,8 @@ impl Table {
                     rdev: r.rdev,
                 })
             }
-            None if self.complete() => Some(crate::inode::default_view(real, self.unknown_is_real())),
-            None => None,
+            Ok(None) if self.complete() => Some(crate::inode::default_view(real, self.unknown_is_real())),
+            Ok(None) => None,
         }
     }
 
@@ -441,7 +479,7 @@ impl Table {
     /// Every live entry (writer side: consistent while nobody writes).
     pub fn entries(&self) -> impl Iterator<Item = (Key, Record)> + '_ {
         (0..self.capacity).filter_map(|i| {
-            let (state, k, r) = self.read(i);
+            let (state, k, r) = self.load(i);
             (state == LIVE).then_some((k, r))
         })
     }
@@ -496,13 +534,13 @@ mod tests {
                 let k = Key { dev: 1, ino };
                 let (word, bit) = t.bloom(k);
                 if word.load(Ordering::Relaxed) & bit == 0 {
-                    assert_eq!(t.lookup(k), None);
+                    assert_eq!(t.lookup(k), Ok(None));
                     answered += 1;
                 }
             }
             assert!(answered > 1990, "{answered} of 2000 misses answered by the filter");
             assert_eq!(libc::mprotect(slots as *mut libc::c_void, cap * SLOT, libc::PROT_READ), 0);
-            assert_eq!(t.lookup(present).map(|r| r.uid), Some(5));
+            assert_eq!(t.lookup(present).map(|r| r.map(|r| r.uid)), Ok(Some(5)));
             libc::munmap(base, len);
         }
     }
@@ -526,9 +564,9 @@ mod tests {
         }
         assert_eq!(t.len(), 40);
         for i in 0..40 {
-            assert_eq!(t.lookup(Key { dev: 1, ino: i }), Some(rec(i as u32)));
+            assert_eq!(t.lookup(Key { dev: 1, ino: i }), Ok(Some(rec(i as u32))));
         }
-        assert_eq!(t.lookup(Key { dev: 2, ino: 0 }), None);
+        assert_eq!(t.lookup(Key { dev: 2, ino: 0 }), Ok(None));
         for i in 0..40 {
             t.remove(Key { dev: 1, ino: i });
         }
@@ -539,7 +577,7 @@ mod tests {
         }
         assert_eq!(t.entries().count(), 40);
         for i in 100..140 {
-            assert_eq!(t.lookup(Key { dev: 1, ino: i }), Some(rec(1)));
+            assert_eq!(t.lookup(Key { dev: 1, ino: i }), Ok(Some(rec(1))));
         }
     }
 
@@ -602,7 +640,7 @@ mod tests {
             }
             if x.is_multiple_of(97) {
                 for ino in 0..300 {
-                    let got = t.lookup(Key { dev: 1, ino });
+                    let got = t.lookup(Key { dev: 1, ino }).unwrap();
                     assert_eq!(got.is_some(), live.contains(&ino), "ino {ino}");
                 }
             }
@@ -620,7 +658,7 @@ mod tests {
             }
             for i in 0..30 {
                 t.remove(Key { dev: 5, ino: round * 100 + i });
-                assert_eq!(t.lookup(Key { dev: 6, ino: 1000 }), Some(rec(4)), "round {round} i {i}");
+                assert_eq!(t.lookup(Key { dev: 6, ino: 1000 }), Ok(Some(rec(4))), "round {round} i {i}");
             }
         }
     }
@@ -639,7 +677,11 @@ mod tests {
             let r = unsafe { Table::open(base as *const u8, len) }.unwrap();
             let mut n = 0u64;
             while !s2.load(Ordering::Relaxed) {
-                assert_eq!(r.lookup(Key { dev: 6, ino: 1000 }), Some(rec(4)));
+                // A reader that gave up (the writer was preempted mid-removal) would ask
+                // the daemon: never a wrong answer.
+                if let Ok(got) = r.lookup(Key { dev: 6, ino: 1000 }) {
+                    assert_eq!(got, Some(rec(4)));
+                }
                 n += 1;
             }
             n
@@ -673,7 +715,7 @@ mod tests {
             let mut seen = 0;
             st2.store(true, Ordering::Release);
             while !s2.load(Ordering::Relaxed) {
-                if let Some(x) = r.lookup(Key { dev: 3, ino: 3 }) {
+                if let Ok(Some(x)) = r.lookup(Key { dev: 3, ino: 3 }) {
                     assert_eq!(x.gid, x.uid * 2, "torn read");
                     seen += 1;
                 }
@@ -690,5 +732,34 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         assert!(reader.join().unwrap() > 0);
         drop(m);
+    }
+
+    #[test]
+    fn a_slot_left_half_written_makes_readers_give_up_not_spin() {
+        // The writer was killed in the middle of writing a slot: its sequence stays odd.
+        // Readers whose probe meets it give up after READ_RETRIES and say so (the caller
+        // then asks the daemon); keys the filter rules out are still answered.
+        let (_m, t) = table(64);
+        let k = Key { dev: 1, ino: 7 };
+        t.set(k, &rec(5)).unwrap();
+        let (i, _) = t.own_probe(k);
+        t.slot(i).seq.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        assert_eq!(t.lookup(k), Err(Unsure));
+        let real = crate::Real { key: k, birth: None, uid: 0, gid: 0, mode: 0o100644, rdev: 0, nlink: 1 };
+        assert_eq!(t.view(&real), None, "a reader that gave up asks the daemon");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        let never = (0..1000).map(|ino| Key { dev: 9, ino }).find(|&k| {
+            let (word, bit) = t.bloom(k);
+            word.load(Ordering::Relaxed) & bit == 0
+        });
+        assert_eq!(t.lookup(never.unwrap()), Ok(None));
+        // The writer's own view is whole (it alone writes), and a removal left half done
+        // (the table-wide sequence odd) makes readers give up too.
+        assert_eq!(t.get(k), Some(rec(5)));
+        t.slot(i).seq.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(t.lookup(k), Ok(Some(rec(5))));
+        t.header().moving.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(t.lookup(k), Err(Unsure));
     }
 }

@@ -337,3 +337,201 @@ for t in e2 c u; do
 done"#,
     );
 }
+
+#[test]
+fn a_torn_journal_hides_nothing_appended_after_it() {
+    // A crash in the middle of an append left a torn record at the end of the journal;
+    // the next session chowns a file and is killed (daemon and session) before it saves.
+    // The session after it sees the chown: the torn record was cut off before the append.
+    let want = "not saved\nf 7:7\ng 1:1";
+    outer(
+        "a_torn_journal_hides_nothing_appended_after_it",
+        want,
+        &format!(
+            r#"touch f g
+"$FB" run --state "$S" -- chown 1:1 g || exit 1
+printf xyz >> "$S.journal"
+cp "$S" saved
+setsid "$FB" run --state "$S" -- sh -c '{SH_WAIT}; chown 7:7 f; touch done; w never' &
+fb=$!
+wait_file done || exit 1
+daemon=$(holders "$S.journal")
+[ -n "$daemon" ] || {{ echo "no daemon holds $S.journal"; exit 1; }}
+kill -KILL $daemon; kill -KILL -- -$fb
+wait $fb
+wait_gone $daemon || exit 1
+cmp -s saved "$S" && echo not saved || echo "the state was saved (so this tested nothing)"
+"$FB" run --state "$S" -- stat -c '%n %u:%g' f g"#
+        ),
+    );
+}
+
+#[test]
+fn a_change_the_journal_cannot_take_fails_and_is_said() {
+    // The journal cannot be written (here: it is /dev/full, as a full disk would be): the
+    // chown fails with EIO, the session says why on stderr ("fakebox: ... journal ..."),
+    // and the next session does not see the change that was refused.
+    let want = "chown failed\nsaid\n0:0";
+    outer(
+        "a_change_the_journal_cannot_take_fails_and_is_said",
+        want,
+        r#"touch f
+ln -s /dev/full "$S.journal"
+"$FB" run --state "$S" -- chown 5:5 f 2> err && echo "chown succeeded" || echo "chown failed"
+grep -q 'Input/output error' err && grep -q '^fakebox: .*journal' err && echo said || cat err
+rm -f "$S.journal"
+"$FB" run --state "$S" -- stat -c %u:%g f"#,
+    );
+}
+
+#[test]
+fn a_symlinked_state_stays_a_symlink_and_every_name_meets_one_daemon() {
+    // S is a symlink to real/state. A session through the link and one through
+    // `real/./state` run at once: they share one daemon, so each sees the other's change
+    // at once. After them the link is still a link, and the file it names holds both.
+    let want = "A: g 0\nA: g 8\nB: f 7\nlink\nf 7:0\ng 8:0";
+    outer(
+        "a_symlinked_state_stays_a_symlink_and_every_name_meets_one_daemon",
+        want,
+        &format!(
+            r#"mkdir real && touch f g && ln -s real/state "$S" || exit 1
+"$FB" run --state "$S" -- sh -c '{SH_WAIT}
+  stat -c "A: g %u" g; touch a.up
+  w b.flag; stat -c "A: g %u" g
+  chown 7 f; touch a.flag' > a.out 2>&1 &
+A=$!
+wait_file a.up || exit 1
+"$FB" run --state real/./state -- sh -c '{SH_WAIT}
+  chown 8 g; touch b.flag
+  w a.flag; stat -c "B: f %u" f' > b.out 2>&1
+wait $A
+cat a.out b.out
+[ -L "$S" ] && echo link || echo "not a link any more"
+"$FB" run --state "$(pwd)/real/state" -- stat -c '%n %u:%g' f g"#
+        ),
+    );
+}
+
+#[test]
+fn a_hard_linked_state_is_refused() {
+    // A save replaces the file under one of its names: the other would keep the old
+    // table. fakebox says so (exit 125) instead of running with one of them.
+    let want = "125\nsaid\nnot run";
+    outer(
+        "a_hard_linked_state_is_refused",
+        want,
+        r#""$FB" run --state "$S" -- true || exit 1
+ln "$S" other
+"$FB" run --state other -- touch ran 2> err; echo $?
+grep -q '^fakebox: .*hard link' err && echo said || cat err
+[ -e ran ] && echo ran || echo "not run""#,
+    );
+}
+
+#[test]
+fn fakeroot_with_two_names_of_one_state_keeps_it() {
+    // `fakeroot -i ./s -s s` names one file twice: it is loaded and saved, not emptied
+    // by a copy onto itself.
+    let want = "f 5:5\nf 5:5\ng 6:6";
+    outer(
+        "fakeroot_with_two_names_of_one_state_keeps_it",
+        want,
+        r#"mkdir -p compat && "$FB" install-compat "$PWD/compat" >/dev/null || exit 1
+touch f g
+compat/fakeroot -s s -- chown 5:5 f || exit 1
+compat/fakeroot -i ./s -s s -- stat -c '%n %u:%g' f || exit 1
+compat/fakeroot -i s -s "$PWD/s" -- chown 6:6 g || exit 1
+compat/fakeroot -i s -- stat -c '%n %u:%g' f g"#,
+    );
+}
+
+/// `halfwrite PID FILE`: in the shared table of the daemon PID (its writable mapping of
+/// the memfd, through /proc/PID/mem), makes the sequence number of FILE's slot odd, as a
+/// daemon killed in the middle of writing that slot leaves it. The slot is found the way
+/// readers find it (proto/src/shm.rs: the header, the filter, then 56-byte slots probed
+/// linearly from the key's hash).
+const HALFWRITE_C: &str = r#"
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint64_t hash(uint64_t dev, uint64_t ino) {
+    uint64_t x = (dev * 0x9e3779b97f4a7c15ULL) ^ (ino / 16);
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27; x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x * 16 + ino % 16;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    struct stat st;
+    if (stat(argv[2], &st) != 0) { perror(argv[2]); return 1; }
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%s/maps", argv[1]);
+    FILE *maps = fopen(path, "r");
+    if (!maps) { perror(path); return 1; }
+    unsigned long base = 0;
+    while (fgets(line, sizeof line, maps))
+        if (strstr(line, "memfd:fakebox-table") && strstr(line, " rw-s ")) { base = strtoul(line, 0, 16); break; }
+    if (!base) { fprintf(stderr, "no writable table in %s\n", path); return 1; }
+    snprintf(path, sizeof path, "/proc/%s/mem", argv[1]);
+    int mem = open(path, O_RDWR);
+    if (mem < 0) { perror(path); return 1; }
+    uint64_t cap;
+    if (pread(mem, &cap, 8, base + 8) != 8) { perror("capacity"); return 1; }
+    unsigned long slots = base + 4096 + (1 << 17);
+    for (uint64_t n = 0, i = hash(st.st_dev, st.st_ino) & (cap - 1); n < cap; n++, i = (i + 1) & (cap - 1)) {
+        unsigned char s[56];
+        if (pread(mem, s, 56, slots + i * 56) != 56) { perror("slot"); return 1; }
+        uint32_t seq, state; uint64_t dev, ino;
+        memcpy(&seq, s, 4); memcpy(&state, s + 4, 4); memcpy(&dev, s + 8, 8); memcpy(&ino, s + 16, 8);
+        if ((state & 0xff) != 1) break;
+        if (dev == st.st_dev && ino == st.st_ino) {
+            seq |= 1;
+            if (pwrite(mem, &seq, 4, slots + i * 56) != 4) { perror("seq"); return 1; }
+            return 0;
+        }
+    }
+    fprintf(stderr, "%s is not in the table\n", argv[2]);
+    return 1;
+}
+"#;
+
+#[test]
+fn a_slot_left_half_written_neither_hangs_nor_lies() {
+    // A session records f; then f's slot in the shared table is left half-written (its
+    // sequence odd), as a daemon killed mid-write leaves it. A stat of f in the session
+    // gives up on the table and asks the daemon: the right owner, at once. With the
+    // daemon then killed, the stat fails (EIO) and says so, rather than hang or show
+    // f unfaked.
+    let half = fakebox_tests::build_c("halfwrite", HALFWRITE_C, &[]);
+    let want = "alive 7\nstat 0\nstat 1\nEIO\nsaid";
+    outer(
+        "a_slot_left_half_written_neither_hangs_nor_lies",
+        want,
+        &format!(
+            r#"touch f
+setsid "$FB" run --state "$S" -- sh -c '{SH_WAIT}; chown 7:7 f; touch up; w odd
+  timeout 20 stat -c "alive %u" f; echo "stat $?"; touch asked; w gone
+  timeout 20 stat -c "gone %u" f 2> err; echo "stat $?"
+  grep -q "Input/output error" err && echo EIO; grep -q "^fakebox.*daemon" err && echo said || cat err' > res 2> /dev/null &
+fb=$!
+wait_file up || exit 1
+daemon=$(holders "$S.journal")
+[ -n "$daemon" ] || {{ echo "no daemon holds $S.journal"; exit 1; }}
+"{half}" $daemon f && touch odd || exit 1
+wait_file asked || exit 1
+kill -KILL $daemon
+wait_gone $daemon || exit 1
+touch gone
+wait $fb
+cat res"#,
+            half = half.display()
+        ),
+    );
+}

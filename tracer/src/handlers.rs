@@ -446,7 +446,7 @@ fn dirents(ctx: &mut Ctx<'_>, fd: u64, buf: u64, old: bool, len: usize) {
     if tracee::read(ctx.tid, buf, &mut bytes).map_or(true, |n| n < len) {
         return;
     }
-    let changed = kernel::fix_dirent_types(&mut bytes, old, dev, |k| t.lookup(k).map(|r| r.mode));
+    let changed = kernel::fix_dirent_types(&mut bytes, old, dev, |k| t.lookup(k).map(|r| r.map(|r| r.mode)));
     if changed {
         let _ = tracee::write(ctx.tid, buf, &bytes);
     }

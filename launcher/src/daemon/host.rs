@@ -1,8 +1,9 @@
 //! The daemon of a state file, shared by every `fakebox run --state S` at once.
 //!
-//! It listens on a socket named after S (a hash of its absolute path) in a private
-//! directory (`$XDG_RUNTIME_DIR/fakebox`, else `/tmp/fakebox-UID`, else the user's cache
-//! directory: `crate::private`). A session
+//! It listens on a socket named after S (a hash of its directory's device and inode and
+//! its name, symlinks followed: see `rendezvous`) in a private directory
+//! (`$XDG_RUNTIME_DIR/fakebox`, else `/tmp/fakebox-UID`, else the user's cache directory:
+//! `crate::private`). A session
 //! joins it; if none answers, the session that takes the lock file beside the socket
 //! loads S and starts the daemon in a process of its own (detached, so that it outlives
 //! that session while others use it). The daemon holds the lock until it exits: after
@@ -29,12 +30,29 @@ pub fn base_dir() -> Result<PathBuf, Failure> {
     crate::private::base_dir().map(|d| d.path)
 }
 
-/// The state file's absolute path, which names its daemon.
-fn absolute(state: &Path) -> Result<PathBuf, Failure> {
-    let name = state.file_name().ok_or_else(|| fail(format!("{}: not a file name", state.display())))?;
-    let parent = state.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let parent = parent.canonicalize().map_err(|e| fail(format!("{}: {e}", parent.display())))?;
-    Ok(parent.join(name))
+/// The file `state` names (symlinks followed, [`state::resolve`]) and the name of its
+/// daemon's lock and socket: a hash of its directory's device and inode and its name, so
+/// that every path to one state file (a symlink, `./s` or `s`, another mount of the
+/// directory) meets the same daemon. The name does not change when a save replaces the
+/// file. A state file with several hard links is refused: a save replaces one of its
+/// names with a new file, and the others would keep the old one.
+fn rendezvous(state: &Path) -> Result<(PathBuf, String), Failure> {
+    let target = state::resolve(state).map_err(fail)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let d = std::fs::metadata(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    if let Ok(m) = std::fs::metadata(&target)
+        && m.is_file()
+        && m.nlink() > 1
+    {
+        return Err(fail(format!(
+            "{}: the state file has {} hard links; each save replaces it with a new file under one name, which would part them: use a symbolic link instead",
+            state.display(),
+            m.nlink()
+        )));
+    }
+    let mut id = format!("{}:{}/", d.dev(), d.ino()).into_bytes();
+    id.extend_from_slice(target.file_name().unwrap_or_default().as_encoded_bytes());
+    Ok((target, format!("{:016x}", fnv64(&id))))
 }
 
 pub fn fnv64(b: &[u8]) -> u64 {
@@ -45,9 +63,8 @@ pub fn fnv64(b: &[u8]) -> u64 {
 /// session's connection (kept open for the session's life: closing it leaves).
 /// Must run before the launcher starts any thread (it may fork the daemon).
 pub fn join(state: &Path, unknown_is_real: bool) -> Result<(PathBuf, UnixStream), Failure> {
-    let state = absolute(state)?;
+    let (state, name) = rendezvous(state)?;
     let dir = base_dir()?;
-    let name = format!("{:016x}", fnv64(state.as_os_str().as_encoded_bytes()));
     let sock = dir.join(format!("{name}.sock"));
     let lock = dir.join(format!("{name}.lock"));
     for _ in 0..3000 {
@@ -83,12 +100,21 @@ fn ask(s: &mut UnixStream, op: &Op<'_>) -> Option<Reply<'static>> {
     }
 }
 
-/// Leaves the session; the last one out hears whether the state was saved.
+/// Leaves the session; the last one out hears whether the state was saved, and every
+/// one whether the journal refused changes (said on stderr: the command's status stands).
 pub fn leave(mut s: UnixStream, state: &Path) -> Result<(), Failure> {
-    match ask(&mut s, &Op::Leave) {
+    let mut buf = Vec::new();
+    let reply = crate::daemon::round_trip(&mut s, &Op::Leave, &mut buf)
+        .ok()
+        .and_then(|len| wire::decode::<Reply<'_>>(&buf[..len]).ok());
+    match reply {
         Some(Reply::Done) => Ok(()),
+        Some(Reply::Bytes(why)) => {
+            crate::log::error(format_args!("{}", String::from_utf8_lossy(why)));
+            Ok(())
+        }
         _ => Err(fail(format!(
-            "the daemon could not save the state {} (its journal keeps the changes)",
+            "the daemon could not save the state {} (its journal keeps the changes it took)",
             state.display()
         ))),
     }
@@ -97,8 +123,7 @@ pub fn leave(mut s: UnixStream, state: &Path) -> Result<(), Failure> {
 /// Takes the lock of `state`'s daemon for a change made outside any session (prune);
 /// fails if a session is using the state.
 pub fn lock_idle(state: &Path) -> Result<OwnedFd, Failure> {
-    let state = absolute(state)?;
-    let name = format!("{:016x}", fnv64(state.as_os_str().as_encoded_bytes()));
+    let (state, name) = rendezvous(state)?;
     try_lock(&base_dir()?.join(format!("{name}.lock")))?
         .ok_or_else(|| fail(format!("{} is in use by a running session; try again when it ends", state.display())))
 }

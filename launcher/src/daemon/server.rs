@@ -300,7 +300,14 @@ impl Daemon {
                         log::error(format_args!("{e}"));
                         libc::EIO
                     });
-                    let n = wire::encode(&r.map_or_else(Reply::Errno, |()| Reply::Done), &mut reply);
+                    // A journal that refused changes is news for every session leaving.
+                    let failure = self.table.lock().unwrap_or_else(|p| p.into_inner()).journal_failure();
+                    let answer = match (&r, &failure) {
+                        (Err(e), _) => Reply::Errno(*e),
+                        (Ok(()), Some(why)) => Reply::Bytes(why.as_bytes()),
+                        (Ok(()), None) => Reply::Done,
+                    };
+                    let n = wire::encode(&answer, &mut reply);
                     if let Ok(n) = n {
                         let _ = stream.write_all(&reply[..n]);
                     }

@@ -90,7 +90,7 @@ mod tests {
         s.table().set(key, &rec).unwrap();
         // SAFETY: the read-only mapping is s.len bytes.
         let view = unsafe { Table::open(r as *const u8, s.len) }.unwrap();
-        assert_eq!(view.lookup(key), Some(rec));
+        assert_eq!(view.lookup(key), Ok(Some(rec)));
         // SAFETY: unmapping the test's mapping.
         unsafe { libc::munmap(r, s.len) };
     }

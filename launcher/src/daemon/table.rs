@@ -54,6 +54,7 @@ const EINVAL: i32 = libc::EINVAL;
 const E2BIG: i32 = libc::E2BIG;
 const ERANGE: i32 = libc::ERANGE;
 const ENOSPC: i32 = libc::ENOSPC;
+const EIO: i32 = libc::EIO;
 
 impl Table {
     /// A new, empty table with its shared memory. Fails only if the kernel gives no memfd.
@@ -90,7 +91,7 @@ impl Table {
     }
 
     fn get(&self, key: Key) -> Option<Entry> {
-        let r = self.shared.table().lookup(key).or_else(|| self.overflow.get(&key).copied())?;
+        let r = self.shared.table().get(key).or_else(|| self.overflow.get(&key).copied())?;
         let xattrs = if r.xattrs { self.xattrs.get(&key).cloned().unwrap_or_default() } else { Vec::new() };
         Some(Entry { uid: r.uid, gid: r.gid, mode: r.mode, rdev: r.rdev, birth: r.birth, xattrs })
     }
@@ -108,11 +109,19 @@ impl Table {
         self.journal.as_mut()
     }
 
-    fn remove(&mut self, key: Key) {
-        self.forget(key);
+    /// Why the journal refused a change, if it ever did (the change was refused with EIO).
+    pub fn journal_failure(&self) -> Option<String> {
+        self.journal.as_ref().and_then(|j| j.failure()).map(|why| format!("{why}: changes were refused (EIO)"))
+    }
+
+    /// Drops the entry for `key`, journaled; Err(EIO) (and nothing changes) when the
+    /// journal cannot take it.
+    fn remove(&mut self, key: Key) -> Result<(), i32> {
         if let Some(j) = &mut self.journal {
-            j.append(key, None);
+            j.append(key, None).map_err(|_| EIO)?;
         }
+        self.forget(key);
+        Ok(())
     }
 
     /// Drops the entry for `key` (not journaled: for replaying a journal).
@@ -122,12 +131,14 @@ impl Table {
         self.xattrs.remove(&key);
     }
 
-    /// Records `e` for `key`, journaled.
-    fn put(&mut self, key: Key, e: Entry) {
+    /// Records `e` for `key`, journaled; Err(EIO) (and nothing changes) when the journal
+    /// cannot take it.
+    fn put(&mut self, key: Key, e: Entry) -> Result<(), i32> {
         if let Some(j) = &mut self.journal {
-            j.append(key, Some(&e));
+            j.append(key, Some(&e)).map_err(|_| EIO)?;
         }
         self.insert(key, e);
+        Ok(())
     }
 
     /// Every entry, for saving.
@@ -164,7 +175,8 @@ impl Table {
     fn current(&mut self, real: &Real) -> Option<Entry> {
         let e = self.get(real.key)?;
         if fakebox_proto::inode::is_stale(e.mode, e.birth, real) {
-            self.remove(real.key);
+            // Not dropped when the journal refuses: it is found stale again next time.
+            let _ = self.remove(real.key);
             return None;
         }
         Some(e)
@@ -176,20 +188,21 @@ impl Table {
     }
 
     /// Runs `f` on the entry for `real` (made from the default view if absent) and keeps
-    /// the result only if it differs from that default.
-    fn update<R>(&mut self, real: &Real, f: impl FnOnce(&mut Entry) -> R) -> (R, Fake) {
+    /// the result only if it differs from that default. Err(EIO): the journal could not
+    /// take the change, which is then not made.
+    fn update<R>(&mut self, real: &Real, f: impl FnOnce(&mut Entry) -> R) -> Result<(R, Fake), i32> {
         let mut e = self.current(real).unwrap_or_else(|| self.default_entry(real));
         let r = f(&mut e);
         let fake = Fake { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev };
         e.birth = real.birth;
         if e == self.default_entry(real) {
             if self.get(real.key).is_some() {
-                self.remove(real.key);
+                self.remove(real.key)?;
             }
         } else {
-            self.put(real.key, e);
+            self.put(real.key, e)?;
         }
-        (r, fake)
+        Ok((r, fake))
     }
 
     /// Applies one operation. Replies that carry bytes borrow them from `out`.
@@ -200,7 +213,7 @@ impl Table {
             Op::Attach { .. } | Op::MapTable | Op::Join { .. } | Op::Leave => Reply::Errno(EINVAL),
             Op::Lookup { real } => Reply::Attrs(self.view(&real)),
             Op::Chown { real, uid, gid } => {
-                let ((), fake) = self.update(&real, |e| {
+                let Ok(((), fake)) = self.update(&real, |e| {
                     if let Some(u) = uid {
                         e.uid = u;
                     }
@@ -214,12 +227,16 @@ impl Table {
                         }
                         e.xattrs.retain(|(n, _)| n != "security.capability");
                     }
-                });
+                }) else {
+                    return Reply::Errno(EIO);
+                };
                 Reply::Attrs(fake)
             }
             Op::Chmod { real, mode: m } => {
-                let ((), fake) = self.update(&real, |e| e.mode = (e.mode & mode::IFMT) | (m & 0o7777));
-                Reply::Attrs(fake)
+                match self.update(&real, |e| e.mode = (e.mode & mode::IFMT) | (m & 0o7777)) {
+                    Ok(((), fake)) => Reply::Attrs(fake),
+                    Err(e) => Reply::Errno(e),
+                }
             }
             Op::Create { real, parent, uid, gid, mode: m, rdev } => {
                 let (mut gid, mut m) = (gid, m);
@@ -232,21 +249,23 @@ impl Table {
                         }
                     }
                 }
-                if self.get(real.key).is_some() {
-                    self.remove(real.key); // an earlier incarnation's record, whatever it said
+                if self.get(real.key).is_some() && self.remove(real.key).is_err() {
+                    return Reply::Errno(EIO); // an earlier incarnation's record, whatever it said
                 }
-                let ((), fake) = self.update(&real, |e| {
+                match self.update(&real, |e| {
                     *e = Entry { uid, gid, mode: m, rdev, birth: real.birth, xattrs: Vec::new() };
-                });
-                Reply::Attrs(fake)
+                }) {
+                    Ok(((), fake)) => Reply::Attrs(fake),
+                    Err(e) => Reply::Errno(e),
+                }
             }
             Op::Unlinked { real } => {
                 // A record with another birth time is a later inode with the same number
                 // (made while this news was on its way): it stays.
                 let ours =
                     self.get(real.key).is_some_and(|e| !matches!((e.birth, real.birth), (Some(a), Some(b)) if a != b));
-                if (mode::is_dir(real.mode) || real.nlink <= 1) && ours {
-                    self.remove(real.key);
+                if (mode::is_dir(real.mode) || real.nlink <= 1) && ours && self.remove(real.key).is_err() {
+                    return Reply::Errno(EIO);
                 }
                 Reply::Done
             }
@@ -257,7 +276,7 @@ impl Table {
                 if value.len() > XATTR_SIZE_MAX {
                     return Reply::Errno(E2BIG);
                 }
-                let (r, _) = self.update(&real, |e| {
+                let Ok((r, _)) = self.update(&real, |e| {
                     let at = e.xattrs.iter().position(|(n, _)| n == name);
                     // What the inode would hold afterwards, within the kernel's limits.
                     let names: usize = e.xattrs.iter().map(|(n, _)| n.len() + 1).sum::<usize>()
@@ -277,7 +296,9 @@ impl Table {
                             Ok(())
                         }
                     }
-                });
+                }) else {
+                    return Reply::Errno(EIO);
+                };
                 match r {
                     Ok(()) => Reply::Done,
                     Err(e) => Reply::Errno(e),
@@ -305,12 +326,15 @@ impl Table {
                 Reply::Bytes(out)
             }
             Op::RemoveXattr { real, name } => {
-                let (found, _) = self.update(&real, |e| {
+                match self.update(&real, |e| {
                     let before = e.xattrs.len();
                     e.xattrs.retain(|(n, _)| n != name);
                     before != e.xattrs.len()
-                });
-                if found { Reply::Done } else { Reply::Errno(ENODATA) }
+                }) {
+                    Ok((true, _)) => Reply::Done,
+                    Ok((false, _)) => Reply::Errno(ENODATA),
+                    Err(e) => Reply::Errno(e),
+                }
             }
         }
     }

@@ -207,8 +207,7 @@ fn entry_type(dir: *mut c_void, ino: u64, d_type: u8) -> Option<u8> {
     // SAFETY: the program's open directory stream.
     let fd = unsafe { libc::dirfd(dir as *mut libc::DIR) };
     let dev = fake::see_fd(fd).ok()?.real.key.dev;
-    let r = t.lookup(fakebox_proto::Key { dev, ino })?;
-    fakebox_proto::kernel::device_dtype(r.mode)
+    fakebox_proto::kernel::dirent_type(t.lookup(fakebox_proto::Key { dev, ino }).map(|r| r.map(|r| r.mode)))
 }
 
 pub unsafe fn readdir(dir: *mut c_void) -> *mut libc::dirent {

@@ -323,7 +323,7 @@ fn dirents(nr: i64, a: [u64; 6]) -> i64 {
         // SAFETY: the kernel just filled these `r` bytes of the program's buffer.
         let bytes = unsafe { core::slice::from_raw_parts_mut(a[1] as *mut u8, r as usize) };
         let dev = kernel::real_of(&dir).key.dev;
-        kernel::fix_dirent_types(bytes, nr == libc::SYS_getdents, dev, |k| t.lookup(k).map(|rec| rec.mode));
+        kernel::fix_dirent_types(bytes, nr == libc::SYS_getdents, dev, |k| t.lookup(k).map(|r| r.map(|rec| rec.mode)));
     }
     r
 }
