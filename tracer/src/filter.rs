@@ -8,7 +8,7 @@
 //!
 //! In both, a call the agent makes itself (the pass cookie in its sixth argument) runs.
 use crate::syscalls::{AGENT_ALSO, MAX_KNOWN, TABLE, When};
-use fakebox_proto::agent::{COOKIE_PASS, COOKIE_TRACE, RPC_NR};
+use fakebox_proto::agent::{COOKIE_PASS, COOKIE_TRACE, RPC_NR, TRAP_DATA};
 
 pub const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
 /// The data the filter attaches to a stop (PTRACE_GETEVENTMSG) when the call came
@@ -17,6 +17,8 @@ pub const DATA_OTHER_ABI: u32 = fakebox_proto::agent::DATA_OTHER_ABI;
 pub const DATA_X32: u32 = 2;
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 pub const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+/// The agent's traps, told apart from those of a filter the program stacks itself.
+pub const AGENT_TRAP: u32 = SECCOMP_RET_TRAP | TRAP_DATA;
 pub const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -101,14 +103,23 @@ pub fn program() -> Vec<libc::sock_filter> {
 /// The agent's program: what the tracer's traces, plus execs and the signal calls, traps
 /// into the agent (SECCOMP_RET_TRAP outranks SECCOMP_RET_TRACE), as does any other ABI;
 /// a request of the agent goes to the supervisor (SECCOMP_RET_USER_NOTIF); the agent's
-/// own calls run; x32 calls are left to the tracer's program (ENOSYS).
+/// own calls run; x32 calls are left to the tracer's program (ENOSYS). Every trap carries
+/// [`TRAP_DATA`], which tells the agent's from the program's own.
 pub fn agent_program() -> Vec<libc::sock_filter> {
     let mut p = vec![
         insn(BPF_LD_W_ABS, 0, 0, ARCH),
         insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRAP),
+        insn(BPF_RET_K, 0, 0, AGENT_TRAP),
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        // prctl(PR_GET_DUMPABLE) and prctl(PR_SET_DUMPABLE) (the agent keeps the process
+        // dumpable, so that the supervisor may read its memory); other prctls run.
+        insn(BPF_JEQ_K, 0, 5, libc::SYS_prctl as u32),
+        insn(BPF_LD_W_ABS, 0, 0, arg_low(0)),
+        insn(BPF_JEQ_K, 1, 0, libc::PR_GET_DUMPABLE as u32),
+        insn(BPF_JEQ_K, 0, 1, libc::PR_SET_DUMPABLE as u32),
+        insn(BPF_RET_K, 0, 0, AGENT_TRAP),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
     ];
     let tail = [
@@ -119,7 +130,7 @@ pub fn agent_program() -> Vec<libc::sock_filter> {
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JEQ_K, 0, 1, RPC_NR as u32),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRAP),
+        insn(BPF_RET_K, 0, 0, AGENT_TRAP),
     ];
     watch(&mut p, AGENT_ALSO, &tail);
     p
@@ -243,7 +254,7 @@ mod tests {
                 let t = run(&tracer, x86, nr, args);
                 let a = run(&agent, x86, nr, args);
                 let also = AGENT_ALSO.contains(&i64::from(nr));
-                assert_eq!(a == SECCOMP_RET_TRAP, t == SECCOMP_RET_TRACE || also, "nr {nr}");
+                assert_eq!(a == AGENT_TRAP, t == SECCOMP_RET_TRACE || also, "nr {nr}");
                 let mut passed = args;
                 passed[5] = COOKIE_PASS;
                 assert_eq!(run(&agent, x86, nr, passed), SECCOMP_RET_ALLOW, "nr {nr}");
@@ -252,9 +263,20 @@ mod tests {
         }
         let rpc = [0, 0, 0, 0, 0, COOKIE_TRACE];
         assert_eq!(run(&agent, x86, RPC_NR as u32, rpc), SECCOMP_RET_USER_NOTIF);
-        assert_eq!(run(&agent, x86, libc::SYS_chown as u32, rpc), SECCOMP_RET_TRAP);
-        assert_eq!(run(&agent, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&agent, x86, libc::SYS_chown as u32, rpc), AGENT_TRAP);
+        assert_eq!(run(&agent, 0x4000_0003, 4, [0; 6]), AGENT_TRAP);
         assert_eq!(run(&agent, x86, X32_SYSCALL_BIT | 4, [0; 6]), SECCOMP_RET_ALLOW);
+        // The dumpable flag is the agent's to keep; other prctls run.
+        let prctl = libc::SYS_prctl as u32;
+        for (option, want) in [
+            (libc::PR_SET_DUMPABLE, AGENT_TRAP),
+            (libc::PR_GET_DUMPABLE, AGENT_TRAP),
+            (libc::PR_SET_NAME, SECCOMP_RET_ALLOW),
+            (libc::PR_SET_NO_NEW_PRIVS, SECCOMP_RET_ALLOW),
+        ] {
+            assert_eq!(run(&agent, x86, prctl, [option as u32, 0, 0, 0, 0, 0]), want, "prctl {option}");
+            assert_eq!(run(&tracer, x86, prctl, [option as u32, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        }
         assert!(agent.len() <= fakebox_proto::agent::MAX_FILTER);
     }
 
