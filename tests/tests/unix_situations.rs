@@ -227,8 +227,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "linger")) {
         /* linger DIR: the parent returns at once; the child, after its parent is gone,
            chowns and execs, and leaves its results in DIR/result. */
+        pid_t parent = getpid();
         if (fork() != 0) return 0;
-        while (getppid() != 1 && kill(getppid(), 0) == 0) usleep(1000);
+        while (getppid() == parent) usleep(1000);
         usleep(300000);
         if (chdir(argv[2])) _exit(1);
         FILE *o = fopen("result.tmp", "w");
@@ -251,6 +252,18 @@ int main(int argc, char **argv) {
         waitpid(c, &s, 0);
         rename("result.tmp", "result");
         return 0;
+    }
+    if (!strcmp(cmd, "leave-child")) {
+        /* leave-child SECONDS: a child that sleeps on after the command returns. */
+        pid_t c = fork();
+        if (c == 0) {
+            sleep(atoi(argv[2]));
+            _exit(0);
+        }
+        FILE *o = fopen("child.pid", "w");
+        fprintf(o, "%d\n", c);
+        fclose(o);
+        return 3;
     }
     return 2;
 }
@@ -323,4 +336,35 @@ fn closefrom_closes_where_close_range_is_refused() {
     let t = tool_dynamic();
     Case::new("closefrom_closes_where_close_range_is_refused")
         .check("still open 0\nf 5:6 644", &format!("touch f; {t} closefrom"));
+}
+
+#[test]
+fn a_traced_process_that_outlives_the_command_stays_faked() {
+    // The command returns at once; its child, still running, chowns and execs: the
+    // session serves it until it ends (and fakebox returns only then).
+    let t = tool_static();
+    let busybox = fakebox_tests::require("busybox");
+    Case::new("a_traced_process_that_outlives_the_command_stays_faked").check_outer(
+        "waited\nchown ok\nf 5:6\nexec 5:6",
+        &format!(
+            r#"touch f; "$FB" run -- {t} linger "$PWD" {b}; [ -e result ] && echo waited || echo "returned first"
+for i in $(seq 100); do [ -e result ] && break; sleep 0.1; done; cat result"#,
+            b = busybox.display()
+        ),
+    );
+}
+
+#[test]
+fn a_signal_ends_the_wait_for_processes_the_command_left() {
+    // fakebox waits for a traced process the command left running; SIGTERM ends that
+    // wait, and fakebox exits as the command did.
+    let t = tool_static();
+    Case::new("a_signal_ends_the_wait_for_processes_the_command_left").check_outer(
+        "still waiting\n3",
+        &format!(
+            r#""$FB" run -- {t} leave-child 60 >/dev/null 2>&1 & fb=$!
+sleep 1; kill -0 $fb 2>/dev/null && echo "still waiting"
+kill -TERM $fb; wait $fb; echo $?; kill -9 $(cat child.pid)"#
+        ),
+    );
 }
