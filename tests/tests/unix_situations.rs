@@ -308,6 +308,17 @@ fn a_non_dumpable_process_stays_faked() {
     );
 }
 
+#[test]
+fn a_non_dumpable_process_stays_faked_without_the_agent() {
+    // The same where the program stays traced, one stop per call (no agent).
+    let t = tool_static();
+    let busybox = fakebox_tests::require("busybox");
+    Case::new("a_non_dumpable_process_stays_faked_without_the_agent").check_outer(
+        "dumpable 0\nf 5:6 644\nd 0:0 1755\nchild dumpable 0\nf 7:8 644\nexec 7:8",
+        &format!("touch f; FAKEBOX_AGENT=off \"$FB\" run -- {t} nodump {}", busybox.display()),
+    );
+}
+
 fn fd_limit(name: &str, tool: &str, limit: u32, files: u32, parent_too: bool) {
     let too = if parent_too { " parent-too" } else { "" };
     Case::new(name).check("child 0\nf 1:1 644", &format!("touch f; {tool} fd-limit {limit} {files}{too}"));

@@ -492,9 +492,8 @@ impl<'s> Engine<'s> {
         t.preloaded = preloaded;
         t.pending = None;
         let stacked = t.agent_filter;
-        if !self.ids.contains_key(&tgid) {
-            self.ids.insert(tgid, self.default_ids.clone());
-        }
+        let ids = self.ids.entry(tgid).or_insert_with(|| self.default_ids.clone());
+        ids.dumpable = true; // as the kernel's exec sets it
         self.place_agent(pid, tgid, preloaded, stacked)
     }
 

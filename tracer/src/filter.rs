@@ -60,6 +60,15 @@ fn watch(p: &mut Vec<libc::sock_filter>, also: &[libc::c_long], tail: &[libc::so
                 p.push(insn(BPF_JSET_K, 0, 0, bits));
                 p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
             }
+            When::ArgIs { arg, values } => {
+                p.push(insn(BPF_JEQ_K, 0, 2 + values.len() as u8, s.nr as u32));
+                p.push(insn(BPF_LD_W_ABS, 0, 0, arg_low(arg)));
+                for v in values {
+                    to_tail.push(p.len());
+                    p.push(insn(BPF_JEQ_K, 0, 0, v));
+                }
+                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+            }
         }
     }
     for &nr in also {
@@ -112,14 +121,6 @@ pub fn agent_program() -> Vec<libc::sock_filter> {
         insn(BPF_RET_K, 0, 0, AGENT_TRAP),
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-        // prctl(PR_GET_DUMPABLE) and prctl(PR_SET_DUMPABLE) (the agent keeps the process
-        // dumpable, so that the supervisor may read its memory); other prctls run.
-        insn(BPF_JEQ_K, 0, 5, libc::SYS_prctl as u32),
-        insn(BPF_LD_W_ABS, 0, 0, arg_low(0)),
-        insn(BPF_JEQ_K, 1, 0, libc::PR_GET_DUMPABLE as u32),
-        insn(BPF_JEQ_K, 0, 1, libc::PR_SET_DUMPABLE as u32),
-        insn(BPF_RET_K, 0, 0, AGENT_TRAP),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
     ];
     let tail = [
@@ -225,9 +226,20 @@ mod tests {
         let x86 = AUDIT_ARCH_X86_64;
         for s in TABLE {
             let mut args = [0u32; 6];
-            if let When::ArgHas { arg, bits } = s.when {
-                assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
-                args[arg as usize] = bits;
+            match s.when {
+                When::ArgHas { arg, bits } => {
+                    assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
+                    args[arg as usize] = bits;
+                }
+                When::ArgIs { arg, values } => {
+                    args[arg as usize] = values[0].wrapping_add(1000);
+                    assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
+                    for v in values {
+                        args[arg as usize] = v;
+                        assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_TRACE, "{}", s.name);
+                    }
+                }
+                When::Always => {}
             }
             assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_TRACE, "{}", s.name);
             args[5] = COOKIE_PASS;
@@ -266,16 +278,18 @@ mod tests {
         assert_eq!(run(&agent, x86, libc::SYS_chown as u32, rpc), AGENT_TRAP);
         assert_eq!(run(&agent, 0x4000_0003, 4, [0; 6]), AGENT_TRAP);
         assert_eq!(run(&agent, x86, X32_SYSCALL_BIT | 4, [0; 6]), SECCOMP_RET_ALLOW);
-        // The dumpable flag is the agent's to keep; other prctls run.
+        // The dumpable flag is kept apart by both; other prctls run.
         let prctl = libc::SYS_prctl as u32;
-        for (option, want) in [
-            (libc::PR_SET_DUMPABLE, AGENT_TRAP),
-            (libc::PR_GET_DUMPABLE, AGENT_TRAP),
-            (libc::PR_SET_NAME, SECCOMP_RET_ALLOW),
-            (libc::PR_SET_NO_NEW_PRIVS, SECCOMP_RET_ALLOW),
+        for (option, kept) in [
+            (libc::PR_SET_DUMPABLE, true),
+            (libc::PR_GET_DUMPABLE, true),
+            (libc::PR_SET_NAME, false),
+            (libc::PR_SET_NO_NEW_PRIVS, false),
         ] {
-            assert_eq!(run(&agent, x86, prctl, [option as u32, 0, 0, 0, 0, 0]), want, "prctl {option}");
-            assert_eq!(run(&tracer, x86, prctl, [option as u32, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            let args = [option as u32, 0, 0, 0, 0, 0];
+            let (t, a) = if kept { (SECCOMP_RET_TRACE, AGENT_TRAP) } else { (SECCOMP_RET_ALLOW, SECCOMP_RET_ALLOW) };
+            assert_eq!(run(&tracer, x86, prctl, args), t, "prctl {option}");
+            assert_eq!(run(&agent, x86, prctl, args), a, "prctl {option}");
         }
         assert!(agent.len() <= fakebox_proto::agent::MAX_FILTER);
     }

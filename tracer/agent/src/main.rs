@@ -27,7 +27,7 @@
 mod mem;
 mod sys;
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use fakebox_proto::agent::{self as contract, COOKIE_PASS, COOKIE_TRACE, Ids, Params, Rpc};
 use fakebox_proto::kernel;
 use fakebox_proto::shm::Table;
@@ -39,7 +39,7 @@ static MODE: AtomicU32 = AtomicU32::new(0);
 /// The dumpable flag the program believes it set (prctl(PR_SET_DUMPABLE)); the process
 /// itself stays dumpable, or the supervisor could not read its memory (without
 /// CAP_SYS_PTRACE, the kernel lets no one read a non-dumpable process's memory).
-static DUMPABLE: AtomicU32 = AtomicU32::new(1);
+static DUMPABLE: AtomicBool = AtomicBool::new(true);
 /// The SIGSYS action the program believes it set (kernel `struct sigaction` layout:
 /// handler, flags, restorer, mask).
 static PROGRAM_SIGSYS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
@@ -103,7 +103,7 @@ fn init(p: &mut Params) -> i64 {
         }
     }
     MODE.store(p.mode, Ordering::Relaxed);
-    DUMPABLE.store(1, Ordering::Relaxed); // as the kernel's exec sets it
+    DUMPABLE.store(true, Ordering::Relaxed); // as the kernel's exec sets it
     if p.mode == contract::MODE_FAKE {
         let fd = sys::call(
             libc::SYS_openat,
@@ -395,16 +395,9 @@ fn sigaction(a: [u64; 6]) -> i64 {
 /// prctl(PR_GET_DUMPABLE), prctl(PR_SET_DUMPABLE) (the only prctls the filter traps):
 /// the flag as the program set it, kept here.
 fn dumpable(a: [u64; 6]) -> i64 {
-    match a[0] as i32 {
-        libc::PR_GET_DUMPABLE => i64::from(DUMPABLE.load(Ordering::Relaxed)),
-        // SUID_DUMP_DISABLE or SUID_DUMP_USER; anything else is the kernel's EINVAL.
-        libc::PR_SET_DUMPABLE if a[1] <= 1 => {
-            DUMPABLE.store(a[1] as u32, Ordering::Relaxed);
-            0
-        }
-        libc::PR_SET_DUMPABLE => -i64::from(libc::EINVAL),
-        _ => -i64::from(libc::EINVAL), // not trapped (only the low word is the option)
-    }
+    let (r, now) = kernel::dumpable_prctl(a[0], a[1], DUMPABLE.load(Ordering::Relaxed));
+    DUMPABLE.store(now, Ordering::Relaxed);
+    r
 }
 
 /// rt_sigprocmask, applied to the mask the return from this handler restores.
