@@ -349,20 +349,30 @@ fn closefrom_closes_where_close_range_is_refused() {
         .check("still open 0\nf 5:6 644", &format!("touch f; {t} closefrom"));
 }
 
-#[test]
-fn a_traced_process_that_outlives_the_command_stays_faked() {
-    // The command returns at once; its child, still running, chowns and execs: the
-    // session serves it until it ends (and fakebox returns only then).
+fn outlives(name: &str, env: &str) {
     let t = tool_static();
     let busybox = fakebox_tests::require("busybox");
-    Case::new("a_traced_process_that_outlives_the_command_stays_faked").check_outer(
+    Case::new(name).check_outer(
         "waited\nchown ok\nf 5:6\nexec 5:6",
         &format!(
-            r#"touch f; "$FB" run -- {t} linger "$PWD" {b}; [ -e result ] && echo waited || echo "returned first"
+            r#"touch f; {env} "$FB" run -- {t} linger "$PWD" {b}; [ -e result ] && echo waited || echo "returned first"
 for i in $(seq 100); do [ -e result ] && break; sleep 0.1; done; cat result"#,
             b = busybox.display()
         ),
     );
+}
+
+#[test]
+fn a_traced_process_that_outlives_the_command_stays_faked() {
+    // The command returns at once; its child, still running, chowns and execs: the
+    // session serves it until it ends (and fakebox returns only then).
+    outlives("a_traced_process_that_outlives_the_command_stays_faked", "");
+}
+
+#[test]
+fn a_traced_process_that_outlives_the_command_stays_faked_without_the_agent() {
+    // The same where the programs stay traced, one stop per call.
+    outlives("a_traced_process_that_outlives_the_command_stays_faked_without_the_agent", "FAKEBOX_AGENT=off");
 }
 
 #[test]
