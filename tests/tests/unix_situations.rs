@@ -82,6 +82,12 @@ static void on_alarm(int sig) {
     errno = e;
 }
 
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig) {
+    ticks++;
+}
+
 static void print_owner(const char *p) {
     struct stat st;
     if (stat(p, &st)) printf("%s: %s\n", p, strerror(errno));
@@ -139,6 +145,27 @@ int main(int argc, char **argv) {
             if (stat(name, &st) == 0 && (st.st_mode & 07777) != 0400) bad++;
         }
         printf("failed %d (in the handler %d), not 0400: %d\n", failed, handler_failed, bad);
+        return 0;
+    }
+    if (!strcmp(cmd, "signal-rename")) {
+        /* signal-rename N: renames a file back and forth until a timer's handler (without
+           SA_RESTART) has run N times; every rename must succeed once. */
+        int want = atoi(argv[2]), n = 0, failed = 0;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_tick;
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval it = { { 0, 200 }, { 0, 200 } };
+        setitimer(ITIMER_REAL, &it, NULL);
+        for (; ticks < want && n < 1000000; n++) {
+            if (rename(n % 2 ? "r1" : "r0", n % 2 ? "r0" : "r1")) {
+                failed++;
+                if (failed < 3) perror("rename");
+            }
+        }
+        struct itimerval off = { { 0, 0 }, { 0, 0 } };
+        setitimer(ITIMER_REAL, &off, NULL);
+        printf("failed %d\n", failed);
         return 0;
     }
     if (!strcmp(cmd, "nodump")) {
@@ -294,6 +321,15 @@ fn files_made_in_a_signal_handler_during_requests_keep_their_records() {
     let t = tool_static();
     Case::new("files_made_in_a_signal_handler_during_requests_keep_their_records")
         .check("failed 0 (in the handler 0), not 0400: 0", &format!("{t} signal-create 1000"));
+}
+
+#[test]
+fn calls_the_supervisor_makes_succeed_once_under_a_signal_storm() {
+    // rename is made by the supervisor itself: a signal that interrupts the wait for its
+    // answer must neither fail the call nor have it made twice (ENOENT).
+    let t = tool_static();
+    Case::new("calls_the_supervisor_makes_succeed_once_under_a_signal_storm")
+        .check("failed 0", &format!("touch r0; {t} signal-rename 1000"));
 }
 
 #[test]

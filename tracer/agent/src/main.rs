@@ -140,7 +140,16 @@ fn init(p: &mut Params) -> i64 {
         let prog: [u64; 2] = [len as u64, p.filter.as_ptr() as u64]; // struct sock_fprog
         const SET_MODE_FILTER: u64 = 1;
         const NEW_LISTENER: u64 = 1 << 3;
-        let fd = sys::call(libc::SYS_seccomp, [SET_MODE_FILTER, NEW_LISTENER, prog.as_ptr() as u64, 0, 0, 0]);
+        // Once the supervisor has received a request, only a fatal signal interrupts the
+        // wait for its answer (Linux 5.19): the supervisor may have acted on it (an
+        // unlink, a rename), and the request made again would fail. Older kernels refuse
+        // the flag; there a signal handler's run costs that answer.
+        const WAIT_KILLABLE_RECV: u64 = 1 << 5;
+        let install = |flags| sys::call(libc::SYS_seccomp, [SET_MODE_FILTER, flags, prog.as_ptr() as u64, 0, 0, 0]);
+        let mut fd = install(NEW_LISTENER | WAIT_KILLABLE_RECV);
+        if fd == -i64::from(libc::EINVAL) {
+            fd = install(NEW_LISTENER);
+        }
         if fd < 0 {
             return fd;
         }
@@ -219,9 +228,11 @@ fn set_ids(ids: &Ids) {
 }
 
 /// One request to the supervisor; false if there is none (the session is over). A signal
-/// that interrupts the wait for the answer (its handler has run by the time the call
-/// returns) costs the request, whatever the handler's SA_RESTART: it is made again, and
-/// the supervisor drops what it kept for the one it could not answer.
+/// that interrupts the wait before the supervisor received the request (its handler has
+/// run by the time the call returns) costs the request, whatever the handler's
+/// SA_RESTART: it is made again (the filter's WAIT_KILLABLE_RECV keeps later signals
+/// waiting for the answer; without it, the supervisor drops what it kept for a request it
+/// could not answer).
 fn rpc(req: &mut Rpc) -> bool {
     loop {
         let r = sys::call(contract::RPC_NR, [req as *mut Rpc as u64, 0, 0, 0, 0, u64::from(COOKIE_TRACE)]);
