@@ -435,6 +435,14 @@ impl Drop for RunDir {
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(sig: libc::c_int) {
+    // Once the command has ended, fakebox only waits for the traced processes it left
+    // running: a signal that asks fakebox to end ends that wait.
+    if fakebox_tracer::engine::command_ended() {
+        if matches!(sig, libc::SIGINT | libc::SIGQUIT | libc::SIGTERM | libc::SIGHUP) {
+            fakebox_tracer::engine::stop_waiting();
+        }
+        return;
+    }
     let pid = CHILD.load(Ordering::Relaxed);
     if pid > 0 && sig != libc::SIGINT && sig != libc::SIGQUIT {
         // SAFETY: kill is async-signal-safe.

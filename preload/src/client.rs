@@ -7,9 +7,17 @@
 //! a vfork or raw-clone child, which shares the parent's memory, never touches the pool
 //! and uses one-off connections, as does a child the fork hooks did not see. The sockets
 //! sit at high fd numbers, close-on-exec, and [`is_ours`] lets the fd hooks protect them.
+//!
+//! A program can still close a socket out of the hooks' sight (a raw `close_range`, a
+//! `syscall(SYS_close, ...)`) and get its number back for a file of its own. So each slot
+//! remembers what its socket is (device and inode), and a number is used, protected or
+//! replaced (`dup3`) only while it still refers to that socket: a number that changed
+//! hands is the program's, and is forgotten. Where there is no room for a socket at a
+//! high number (a descriptor limit below it), the request goes on a connection of its
+//! own, closed after.
 use crate::config;
 use crate::sys::{self, Res};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use fakebox_proto::{Op, Reply, wire};
 
 const SLOTS: usize = 4;
@@ -23,10 +31,21 @@ struct Slot {
     fd: AtomicI32,
     /// Replies to one-way requests ([`tell`]) still to be read from this socket.
     unread: AtomicU32,
+    /// The socket's device and inode, as fstat tells them: the number is ours while it
+    /// still refers to this socket.
+    dev: AtomicU64,
+    ino: AtomicU64,
 }
 
-static POOL: [Slot; SLOTS] =
-    [const { Slot { busy: AtomicBool::new(false), fd: AtomicI32::new(NONE), unread: AtomicU32::new(0) } }; SLOTS];
+static POOL: [Slot; SLOTS] = [const {
+    Slot {
+        busy: AtomicBool::new(false),
+        fd: AtomicI32::new(NONE),
+        unread: AtomicU32::new(0),
+        dev: AtomicU64::new(0),
+        ino: AtomicU64::new(0),
+    }
+}; SLOTS];
 static OWNER: AtomicI32 = AtomicI32::new(0);
 static WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -54,8 +73,21 @@ pub fn after_fork() {
 }
 
 /// Is `fd` one of the session's sockets, which the program must not close or replace?
+/// A slot's number that no longer refers to its socket is the program's now: forgotten.
 pub fn is_ours(fd: i32) -> bool {
-    fd >= 0 && POOL.iter().any(|s| s.fd.load(Ordering::Relaxed) & !STALE == fd)
+    fd >= 0 && POOL.iter().any(|s| s.fd.load(Ordering::Relaxed) & !STALE == fd && still_ours(s, fd))
+}
+
+/// Does the slot's number `fd` still refer to the slot's socket? If not, the slot forgets
+/// it (it is not ours to use, protect or replace any more).
+fn still_ours(s: &Slot, fd: i32) -> bool {
+    let same =
+        sys::fd_identity(fd).is_ok_and(|id| id == (s.dev.load(Ordering::Relaxed), s.ino.load(Ordering::Relaxed)));
+    if !same {
+        let _ = s.fd.compare_exchange(fd, NONE, Ordering::Relaxed, Ordering::Relaxed);
+        let _ = s.fd.compare_exchange(fd | STALE, NONE, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    same
 }
 
 /// The program is about to dup2() over one of our sockets: forget it (its number becomes
@@ -168,7 +200,7 @@ pub fn tell(op: &Op<'_>) -> bool {
     let Ok(n) = wire::encode(op, &mut request) else { return false };
     let Some(s) = take_slot() else { return false };
     trace!("tell {op:?}");
-    let sent = socket_of(s, false).and_then(|fd| send_all(fd, &request[..n])).is_ok();
+    let sent = socket_of(s, false).is_ok_and(|fd| send_all(fd, &request[..n]).is_ok());
     if sent {
         s.unread.fetch_add(1, Ordering::Relaxed);
     } else {
@@ -218,8 +250,14 @@ pub fn ask<'r>(op: &Op<'_>, request: &mut [u8], reply: &'r mut [u8]) -> Res<Repl
 fn pooled(s: &Slot, request: &[u8], reply: &mut [u8]) -> Res<usize> {
     // Two tries: a socket that went bad (the daemon dropped it) is replaced once.
     for attempt in 0..2 {
-        let r = socket_of(s, attempt > 0).and_then(|fd| exchange(fd, request, reply));
-        match r {
+        let fd = match socket_of(s, attempt > 0) {
+            Ok(fd) => fd,
+            // No room for a pooled socket (a descriptor limit below the pool's numbers).
+            Err(Placing) => return one_off(request, reply),
+            Err(Failed(e)) if attempt == 1 => return Err(e),
+            Err(Failed(_)) => continue,
+        };
+        match exchange(fd, request, reply) {
             Ok(len) => return Ok(len),
             Err(e) if attempt == 1 => return Err(e),
             Err(_) => continue,
@@ -228,31 +266,55 @@ fn pooled(s: &Slot, request: &[u8], reply: &mut [u8]) -> Res<usize> {
     Err(libc::EIO)
 }
 
+/// Why the slot has no socket to offer.
+enum NoSocket {
+    /// The new socket has no number to go to: ask on a connection of its own.
+    Placing,
+    Failed(i32),
+}
+use NoSocket::{Failed, Placing};
+
 /// The slot's socket, ready for a request: connected (again) when it has none, was
 /// inherited through fork, or `renew` asks for a new one; the replies to earlier one-way
-/// requests read and dropped.
-fn socket_of(s: &Slot, renew: bool) -> Res<i32> {
-    let fd = s.fd.load(Ordering::Relaxed);
+/// requests read and dropped. A number that no longer refers to the slot's socket (the
+/// program closed it behind the hooks' back and perhaps got it again) is never used nor
+/// replaced.
+fn socket_of(s: &Slot, renew: bool) -> Result<i32, NoSocket> {
+    let mut fd = s.fd.load(Ordering::Relaxed);
+    if fd != NONE && !still_ours(s, fd & !STALE) {
+        fd = NONE;
+    }
     if fd != NONE && fd & STALE == 0 && !renew {
         while s.unread.load(Ordering::Relaxed) > 0 {
             let mut reply = [0u8; 64];
             let mut header = [0u8; 4];
-            recv_exact(fd, &mut header)?;
-            let len = wire::body_len(header).map_err(|_| libc::EPROTO)?;
-            recv_exact(fd, reply.get_mut(..len).ok_or(libc::EPROTO)?)?;
+            recv_exact(fd, &mut header).map_err(Failed)?;
+            let len = wire::body_len(header).map_err(|_| Failed(libc::EPROTO))?;
+            recv_exact(fd, reply.get_mut(..len).ok_or(Failed(libc::EPROTO))?).map_err(Failed)?;
             s.unread.fetch_sub(1, Ordering::Relaxed);
         }
         return Ok(fd);
     }
-    let fresh = connect()?;
-    let placed = if fd != NONE && fd & !STALE >= 0 {
-        // Keep the number we had (it may be the one the program knows to avoid).
+    let fresh = connect().map_err(Failed)?;
+    let placed = if fd != NONE {
+        // Keep the number we had (it may be the one the program knows to avoid): it still
+        // refers to our old socket, so nothing of the program's is replaced.
         sys::dup3(fresh, fd & !STALE, libc::O_CLOEXEC)
     } else {
         sys::fcntl_dupfd_cloexec(fresh, high_fd_base())
     };
     let _ = sys::close(fresh);
-    let placed = placed?;
+    let Ok(placed) = placed else {
+        s.fd.store(NONE, Ordering::Relaxed);
+        return Err(Placing);
+    };
+    let Ok((dev, ino)) = sys::fd_identity(placed) else {
+        let _ = sys::close(placed);
+        s.fd.store(NONE, Ordering::Relaxed);
+        return Err(Placing);
+    };
+    s.dev.store(dev, Ordering::Relaxed);
+    s.ino.store(ino, Ordering::Relaxed);
     s.fd.store(placed, Ordering::Relaxed);
     s.unread.store(0, Ordering::Relaxed); // they went with the old socket
     Ok(placed)

@@ -184,6 +184,29 @@ pub fn close_range(first: c_uint, last: c_uint, flags: c_uint) -> Res<()> {
     syscall!(libc::SYS_close_range, first, last, flags).map(drop)
 }
 
+/// What `fd` refers to: (device, inode) of the open file.
+pub fn fd_identity(fd: c_int) -> Res<(u64, u64)> {
+    // SAFETY: plain data; all-zero is valid.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    syscall!(libc::SYS_fstat, fd, &mut st as *mut libc::stat).map(|_| (st.st_dev, st.st_ino))
+}
+
+/// The soft limit on descriptor numbers (RLIMIT_NOFILE), if the kernel says.
+pub fn nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let none: *const libc::rlimit = core::ptr::null();
+    syscall!(libc::SYS_prlimit64, 0i32, libc::RLIMIT_NOFILE, none, &mut lim as *mut libc::rlimit).ok()?;
+    Some(lim.rlim_cur)
+}
+
+pub fn rewind(fd: c_int) -> Res<()> {
+    syscall!(libc::SYS_lseek, fd, 0i64, libc::SEEK_SET).map(drop)
+}
+
+pub fn getdents64(fd: c_int, buf: &mut [u8]) -> Res<usize> {
+    syscall!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+}
+
 pub fn fcntl_dupfd_cloexec(fd: c_int, min: c_int) -> Res<c_int> {
     syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, min).map(|fd| fd as c_int)
 }

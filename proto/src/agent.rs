@@ -69,6 +69,12 @@ pub const RPC_EXEC_FAILED: u32 = 4;
 /// [`Rpc::data`]: the call came through another ABI (i386), which the tracer refuses.
 pub const DATA_OTHER_ABI: u32 = 1;
 
+/// The data (SECCOMP_RET_DATA, which the kernel hands on in the SIGSYS's `si_errno`) of
+/// every trap of the agent's filter. A program may stack a filter of its own that traps
+/// too (a sandboxed tool); the kernel then takes the data of the filter stacked last, so
+/// a SIGSYS without this data is the program's, and goes to the program's own action.
+pub const TRAP_DATA: u32 = 0xfb0c;
+
 /// [`Rpc::action`]: the call returns `value`.
 pub const ACT_RETURN: u32 = 1;
 /// [`Rpc::action`]: the agent runs the call with `run_args`.
@@ -96,7 +102,11 @@ pub struct Rpc {
     pub run_args: [u64; 6],
     /// Report the result with RPC_EXITED after running the call.
     pub then: u32,
-    pub _pad: u32,
+    /// With `then`: names the record the supervisor keeps for the call, which the
+    /// RPC_EXITED report carries back. A signal handler may make requests of its own
+    /// between the two (and those may leave records too), so the thread's id alone does
+    /// not name it.
+    pub token: u32,
     pub ids: Ids,
 }
 

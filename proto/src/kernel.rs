@@ -164,3 +164,36 @@ mod tests {
         assert_eq!((bytes[18], bytes[second + 18], bytes[third + 18]), (libc::DT_CHR, libc::DT_REG, libc::DT_UNKNOWN));
     }
 }
+
+/// prctl(PR_GET_DUMPABLE) and prctl(PR_SET_DUMPABLE), answered from the flag the program
+/// set (`now`), for both mechanisms: a traced process stays dumpable for real, since the
+/// tracer reads its memory and its `/proc/PID` links, which the kernel refuses for a
+/// non-dumpable process to anyone without CAP_SYS_PTRACE. Returns the call's result
+/// (or -errno) and the flag after it.
+pub fn dumpable_prctl(option: u64, arg: u64, now: bool) -> (i64, bool) {
+    // The kernel takes the option as an int, and SUID_DUMP_DISABLE (0) or
+    // SUID_DUMP_USER (1) alone for a process to set.
+    match option as u32 as i32 {
+        libc::PR_GET_DUMPABLE => (i64::from(now), now),
+        libc::PR_SET_DUMPABLE if arg <= 1 => (0, arg == 1),
+        _ => (-i64::from(libc::EINVAL), now),
+    }
+}
+
+#[cfg(test)]
+mod dumpable_tests {
+    use super::dumpable_prctl;
+
+    #[test]
+    fn the_program_reads_back_what_it_set() {
+        let set = libc::PR_SET_DUMPABLE as u64;
+        let get = libc::PR_GET_DUMPABLE as u64;
+        assert_eq!(dumpable_prctl(get, 0, true), (1, true));
+        assert_eq!(dumpable_prctl(set, 0, true), (0, false));
+        assert_eq!(dumpable_prctl(get, 0, false), (0, false));
+        assert_eq!(dumpable_prctl(set, 1, false), (0, true));
+        // SUID_DUMP_ROOT (2) is not the process's to set; the upper word is not the option's.
+        assert_eq!(dumpable_prctl(set, 2, true), (-i64::from(libc::EINVAL), true));
+        assert_eq!(dumpable_prctl(set | 1 << 32, 0, true), (0, false));
+    }
+}

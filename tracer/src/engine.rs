@@ -19,7 +19,7 @@ use fakebox_proto::mechanism::{self, Mechanism, Program};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 /// A process asking to be traced from its next exec on (see `fakebox __attach`).
@@ -53,6 +53,44 @@ pub fn interrupt(tid: i32) {
         // SAFETY: a signal to a thread of our own process, whose handler does nothing.
         unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, wake_signal()) };
     }
+}
+
+/// The session's command has ended (the engine serves on for the traced processes it
+/// left running).
+static COMMAND_ENDED: AtomicBool = AtomicBool::new(false);
+/// Stop serving the processes the command left running (fakebox was told to end).
+static STOP_WAITING: AtomicBool = AtomicBool::new(false);
+
+/// Has the session's command ended? (Async-signal-safe.)
+pub fn command_ended() -> bool {
+    COMMAND_ENDED.load(Ordering::Acquire)
+}
+
+/// Ends the session without waiting any longer for the traced processes its command left
+/// running (they lose their supervisor). Async-signal-safe: for a signal handler.
+pub fn stop_waiting() {
+    STOP_WAITING.store(true, Ordering::Release);
+    wake();
+}
+
+/// Waits a while (or until a wake-up) for the processes that use the filters of
+/// `listeners`; false at once if none has any user left (each listener hangs up when its
+/// filter's last user is gone).
+fn wait_for_users(listeners: &[i32]) -> bool {
+    let mut fds: Vec<libc::pollfd> = listeners.iter().map(|&fd| libc::pollfd { fd, events: 0, revents: 0 }).collect();
+    // SAFETY: poll on our array of listener fds, which the caller keeps open.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    fds.retain(|p| p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) == 0);
+    if fds.is_empty() {
+        return false;
+    }
+    for p in &mut fds {
+        p.revents = 0;
+    }
+    // A hang-up, a wake-up (a supervisor's request) or a while, whichever comes first.
+    // SAFETY: as above.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+    true
 }
 
 /// Installs the wake-up handler, without SA_RESTART so that waitpid returns EINTR.
@@ -227,8 +265,10 @@ impl<'s> Engine<'s> {
         let _ = req.reply.send(r);
     }
 
-    /// Runs until `top` (the session's command, our child, traced or not) ends; returns
-    /// its exit status as a shell reports it (128+N for signal N).
+    /// Runs until `top` (the session's command, our child, traced or not) ends, and then
+    /// on while any traced process still lives (a daemon the command started keeps its
+    /// supervisor and the session's daemon, as the README says); returns `top`'s exit
+    /// status as a shell reports it (128+N for signal N).
     pub fn run(&mut self, top: i32, attach: &Receiver<AttachRequest>) -> i32 {
         let (session, log) = (self.session, self.log);
         let to_engine = self.holds.0.clone();
@@ -238,7 +278,8 @@ impl<'s> Engine<'s> {
                 let _ = std::thread::Builder::new().name("fakebox-reaper".into()).spawn_scoped(scope, || r.run());
             }
             let mut unwatched: Vec<Arc<Listener>> = Vec::new();
-            let code = loop {
+            let mut code = None;
+            loop {
                 for fd in self.new_listeners.drain(..) {
                     let l = Arc::new(Listener::new(fd));
                     match &reaper {
@@ -251,12 +292,38 @@ impl<'s> Engine<'s> {
                         .stack_size(256 * 1024)
                         .spawn_scoped(scope, move || supervisor::serve(&l, session, &to_engine, log));
                 }
-                if let Some(code) = self.step(top, attach) {
-                    break code;
+                if code.is_none() {
+                    code = self.step(top, attach);
+                    COMMAND_ENDED.store(code.is_some(), Ordering::Release);
+                    continue;
                 }
-            };
-            // The session is over: whatever still runs loses its supervisor (its requests
-            // fail with ENOSYS, as they would have with no tracer).
+                if STOP_WAITING.load(Ordering::Acquire) {
+                    break;
+                }
+                // The command has ended. Processes still traced stop in this loop; those
+                // the tracer let go of hold a filter whose listener hangs up when the last
+                // of them is gone.
+                if !self.tasks.is_empty() {
+                    if self.step(top, attach).is_some() {
+                        self.tasks.clear(); // ECHILD: none of them is left after all
+                    }
+                    continue;
+                }
+                let mut fds: Vec<i32> = unwatched.iter().map(|l| l.fd()).collect();
+                if let Some(r) = &reaper {
+                    fds.extend(r.all().iter().map(|l| l.fd()));
+                }
+                if !wait_for_users(&fds) {
+                    break;
+                }
+                while let Ok(req) = attach.try_recv() {
+                    self.attach(req);
+                }
+                while let Ok(h) = self.holds.1.try_recv() {
+                    self.hold(h);
+                }
+            }
+            // The session is over, and no traced process is left.
             if let Some(r) = &reaper {
                 r.stop();
                 unwatched.extend(r.all());
@@ -264,7 +331,7 @@ impl<'s> Engine<'s> {
             for l in &unwatched {
                 l.stop();
             }
-            code
+            code.unwrap_or(125)
         })
     }
 
@@ -429,9 +496,8 @@ impl<'s> Engine<'s> {
         t.preloaded = preloaded;
         t.pending = None;
         let stacked = t.agent_filter;
-        if !self.ids.contains_key(&tgid) {
-            self.ids.insert(tgid, self.default_ids.clone());
-        }
+        let ids = self.ids.entry(tgid).or_insert_with(|| self.default_ids.clone());
+        ids.dumpable = true; // as the kernel's exec sets it
         self.place_agent(pid, tgid, preloaded, stacked)
     }
 

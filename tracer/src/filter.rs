@@ -8,7 +8,7 @@
 //!
 //! In both, a call the agent makes itself (the pass cookie in its sixth argument) runs.
 use crate::syscalls::{AGENT_ALSO, MAX_KNOWN, TABLE, When};
-use fakebox_proto::agent::{COOKIE_PASS, COOKIE_TRACE, RPC_NR};
+use fakebox_proto::agent::{COOKIE_PASS, COOKIE_TRACE, RPC_NR, TRAP_DATA};
 
 pub const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
 /// The data the filter attaches to a stop (PTRACE_GETEVENTMSG) when the call came
@@ -17,6 +17,8 @@ pub const DATA_OTHER_ABI: u32 = fakebox_proto::agent::DATA_OTHER_ABI;
 pub const DATA_X32: u32 = 2;
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 pub const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+/// The agent's traps, told apart from those of a filter the program stacks itself.
+pub const AGENT_TRAP: u32 = SECCOMP_RET_TRAP | TRAP_DATA;
 pub const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -56,6 +58,15 @@ fn watch(p: &mut Vec<libc::sock_filter>, also: &[libc::c_long], tail: &[libc::so
                 p.push(insn(BPF_LD_W_ABS, 0, 0, arg_low(arg)));
                 to_tail.push(p.len());
                 p.push(insn(BPF_JSET_K, 0, 0, bits));
+                p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
+            }
+            When::ArgIs { arg, values } => {
+                p.push(insn(BPF_JEQ_K, 0, 2 + values.len() as u8, s.nr as u32));
+                p.push(insn(BPF_LD_W_ABS, 0, 0, arg_low(arg)));
+                for v in values {
+                    to_tail.push(p.len());
+                    p.push(insn(BPF_JEQ_K, 0, 0, v));
+                }
                 p.push(insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW));
             }
         }
@@ -101,12 +112,13 @@ pub fn program() -> Vec<libc::sock_filter> {
 /// The agent's program: what the tracer's traces, plus execs and the signal calls, traps
 /// into the agent (SECCOMP_RET_TRAP outranks SECCOMP_RET_TRACE), as does any other ABI;
 /// a request of the agent goes to the supervisor (SECCOMP_RET_USER_NOTIF); the agent's
-/// own calls run; x32 calls are left to the tracer's program (ENOSYS).
+/// own calls run; x32 calls are left to the tracer's program (ENOSYS). Every trap carries
+/// [`TRAP_DATA`], which tells the agent's from the program's own.
 pub fn agent_program() -> Vec<libc::sock_filter> {
     let mut p = vec![
         insn(BPF_LD_W_ABS, 0, 0, ARCH),
         insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRAP),
+        insn(BPF_RET_K, 0, 0, AGENT_TRAP),
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
@@ -119,7 +131,7 @@ pub fn agent_program() -> Vec<libc::sock_filter> {
         insn(BPF_LD_W_ABS, 0, 0, NR),
         insn(BPF_JEQ_K, 0, 1, RPC_NR as u32),
         insn(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_TRAP),
+        insn(BPF_RET_K, 0, 0, AGENT_TRAP),
     ];
     watch(&mut p, AGENT_ALSO, &tail);
     p
@@ -214,9 +226,20 @@ mod tests {
         let x86 = AUDIT_ARCH_X86_64;
         for s in TABLE {
             let mut args = [0u32; 6];
-            if let When::ArgHas { arg, bits } = s.when {
-                assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
-                args[arg as usize] = bits;
+            match s.when {
+                When::ArgHas { arg, bits } => {
+                    assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
+                    args[arg as usize] = bits;
+                }
+                When::ArgIs { arg, values } => {
+                    args[arg as usize] = values[0].wrapping_add(1000);
+                    assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_ALLOW, "{}", s.name);
+                    for v in values {
+                        args[arg as usize] = v;
+                        assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_TRACE, "{}", s.name);
+                    }
+                }
+                When::Always => {}
             }
             assert_eq!(run(&p, x86, s.nr as u32, args), SECCOMP_RET_TRACE, "{}", s.name);
             args[5] = COOKIE_PASS;
@@ -243,7 +266,7 @@ mod tests {
                 let t = run(&tracer, x86, nr, args);
                 let a = run(&agent, x86, nr, args);
                 let also = AGENT_ALSO.contains(&i64::from(nr));
-                assert_eq!(a == SECCOMP_RET_TRAP, t == SECCOMP_RET_TRACE || also, "nr {nr}");
+                assert_eq!(a == AGENT_TRAP, t == SECCOMP_RET_TRACE || also, "nr {nr}");
                 let mut passed = args;
                 passed[5] = COOKIE_PASS;
                 assert_eq!(run(&agent, x86, nr, passed), SECCOMP_RET_ALLOW, "nr {nr}");
@@ -252,9 +275,22 @@ mod tests {
         }
         let rpc = [0, 0, 0, 0, 0, COOKIE_TRACE];
         assert_eq!(run(&agent, x86, RPC_NR as u32, rpc), SECCOMP_RET_USER_NOTIF);
-        assert_eq!(run(&agent, x86, libc::SYS_chown as u32, rpc), SECCOMP_RET_TRAP);
-        assert_eq!(run(&agent, 0x4000_0003, 4, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&agent, x86, libc::SYS_chown as u32, rpc), AGENT_TRAP);
+        assert_eq!(run(&agent, 0x4000_0003, 4, [0; 6]), AGENT_TRAP);
         assert_eq!(run(&agent, x86, X32_SYSCALL_BIT | 4, [0; 6]), SECCOMP_RET_ALLOW);
+        // The dumpable flag is kept apart by both; other prctls run.
+        let prctl = libc::SYS_prctl as u32;
+        for (option, kept) in [
+            (libc::PR_SET_DUMPABLE, true),
+            (libc::PR_GET_DUMPABLE, true),
+            (libc::PR_SET_NAME, false),
+            (libc::PR_SET_NO_NEW_PRIVS, false),
+        ] {
+            let args = [option as u32, 0, 0, 0, 0, 0];
+            let (t, a) = if kept { (SECCOMP_RET_TRACE, AGENT_TRAP) } else { (SECCOMP_RET_ALLOW, SECCOMP_RET_ALLOW) };
+            assert_eq!(run(&tracer, x86, prctl, args), t, "prctl {option}");
+            assert_eq!(run(&agent, x86, prctl, args), a, "prctl {option}");
+        }
         assert!(agent.len() <= fakebox_proto::agent::MAX_FILTER);
     }
 

@@ -20,6 +20,9 @@ pub struct Ids {
     pub uid: Cred,
     pub gid: Cred,
     pub groups: Vec<u32>,
+    /// The dumpable flag as the program set it (the process stays dumpable); an agent
+    /// keeps its own.
+    pub dumpable: bool,
 }
 
 /// What the tracer says when it stops a program for a 32-bit system call.
@@ -27,7 +30,7 @@ pub const REFUSED_32: &str = "a 32-bit (i386) system call: 32-bit programs are n
 
 impl Ids {
     pub fn new(uid: Cred, gid: Cred) -> Ids {
-        Ids { uid, gid, groups: vec![gid.e] }
+        Ids { uid, gid, groups: vec![gid.e], dumpable: true }
     }
 
     /// The ids as the agent keeps them (at most MAX_GROUPS groups).
@@ -44,7 +47,7 @@ impl Ids {
     pub fn from_agent(a: &fakebox_proto::agent::Ids) -> Ids {
         let c = |v: [u32; 4]| Cred { r: v[0], e: v[1], s: v[2], fs: v[3] };
         let n = (a.ngroups as usize).min(a.groups.len());
-        Ids { uid: c(a.uid), gid: c(a.gid), groups: a.groups[..n].to_vec() }
+        Ids { uid: c(a.uid), gid: c(a.gid), groups: a.groups[..n].to_vec(), dumpable: true }
     }
     fn privileged(&self) -> bool {
         self.uid.e == 0
@@ -196,6 +199,11 @@ pub fn handle(ctx: &mut Ctx<'_>, regs: &Regs, data: u32) -> Action {
             } else {
                 Action::Run(None)
             };
+        }
+        Family::Dumpable => {
+            let (r, now) = kernel::dumpable_prctl(a[0], a[1], ctx.ids.dumpable);
+            ctx.ids.dumpable = now;
+            Ok(r)
         }
         Family::Unknown => return Action::Run(None),
     };

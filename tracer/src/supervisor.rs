@@ -126,7 +126,7 @@ pub fn serve(l: &Listener, session: &dyn Session, engine: &Sender<Hold>, log: Op
     let flags = SYNC_WAKE_UP;
     // SAFETY: the ioctl takes a pointer to a u64 (older kernels: plain wake-ups).
     unsafe { libc::ioctl(l.fd(), NOTIF_SET_FLAGS, &flags as *const u64) };
-    let mut pending: HashMap<i32, Pending> = HashMap::new();
+    let mut pending = Records::default();
     while !l.worker.stopping() {
         let mut n = Notif::default();
         // SAFETY: RECV fills a struct seccomp_notif.
@@ -137,11 +137,17 @@ pub fn serve(l: &Listener, session: &dyn Session, engine: &Sender<Hold>, log: Op
             }
         }
         let mut resp = Resp { id: n.id, val: 0, error: 0, flags: 0 };
-        if let Err(e) = answer(l, &n, session, engine, &mut pending, log) {
+        let mut kept = None;
+        if let Err(e) = answer(l, &n, session, engine, &mut pending, &mut kept, log) {
             resp.error = -e;
         }
-        // SAFETY: SEND reads a struct seccomp_notif_resp (ENOENT: the caller is gone).
-        unsafe { libc::ioctl(l.fd(), NOTIF_SEND, &resp as *const Resp) };
+        // SAFETY: SEND reads a struct seccomp_notif_resp (ENOENT: the caller is gone, or
+        // a signal interrupted its wait and it will ask again).
+        let sent = unsafe { libc::ioctl(l.fd(), NOTIF_SEND, &resp as *const Resp) } == 0;
+        // A record whose call will not run as answered (it asks again) is dropped.
+        if let Some(token) = kept.filter(|_| !sent || resp.error != 0) {
+            pending.take(n.pid as i32, token);
+        }
     }
     l.worker.end();
 }
@@ -151,7 +157,8 @@ fn answer(
     n: &Notif,
     session: &dyn Session,
     engine: &Sender<Hold>,
-    pending: &mut HashMap<i32, Pending>,
+    pending: &mut Records,
+    kept: &mut Option<u32>,
     log: Option<fn(std::fmt::Arguments<'_>)>,
 ) -> Result<(), i32> {
     if i64::from(n.data.nr) != contract::RPC_NR {
@@ -197,7 +204,8 @@ fn answer(
                         rpc.run_args = tracee::args(&r);
                     }
                     rpc.then = 1;
-                    pending.insert(tid, p);
+                    rpc.token = pending.keep(tid, p);
+                    *kept = Some(rpc.token);
                 }
                 Action::Refuse32 => {
                     eprintln!("fakebox: {}", handlers::REFUSED_32);
@@ -206,7 +214,7 @@ fn answer(
             }
         }
         contract::RPC_EXITED => {
-            if let Some(p) = pending.remove(&tid) {
+            if let Some(p) = pending.take(tid, rpc.token) {
                 let mut ctx = Ctx { session, tid, tgid: rpc.tgid, ids: &mut ids };
                 handlers::exited(&mut ctx, &p, rpc.value);
             }
@@ -241,6 +249,34 @@ fn answer(
     }
     rpc.ids = ids.to_agent();
     tracee::write(tid, at, fakebox_proto::kernel::bytes_of(&rpc)).map_err(|e| e.raw_os_error().unwrap_or(libc::EFAULT))
+}
+
+/// What the calls that are running leave to do when they report their result, by thread
+/// and token: a signal handler that interrupts a thread between a call's request and its
+/// report may make requests of its own, and its records must not replace the
+/// interrupted one's.
+#[derive(Default)]
+struct Records {
+    map: HashMap<(i32, u32), Pending>,
+    next: u32,
+}
+
+impl Records {
+    /// Keeps `p` for `tid`'s call; returns the token its report brings back.
+    fn keep(&mut self, tid: i32, p: Pending) -> u32 {
+        // A thread killed between request and report never reports: drop the records
+        // of threads that are gone once there are many.
+        if self.map.len() >= 1024 {
+            self.map.retain(|&(t, _), _| std::path::Path::new(&format!("/proc/{t}")).exists());
+        }
+        self.next = self.next.wrapping_add(1);
+        self.map.insert((tid, self.next), p);
+        self.next
+    }
+
+    fn take(&mut self, tid: i32, token: u32) -> Option<Pending> {
+        self.map.remove(&(tid, token))
+    }
 }
 
 /// Ends the supervisors whose filter no process uses any more (the listener polls

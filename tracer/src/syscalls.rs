@@ -26,6 +26,9 @@ pub enum Family {
     Access,
     /// Directory reads: a recorded device node's entry gets its type (at the call's exit).
     Dirents,
+    /// prctl(PR_GET_DUMPABLE / PR_SET_DUMPABLE): the flag is kept apart, and the process
+    /// stays dumpable (the tracer reads its memory).
+    Dumpable,
     /// Newer than this table: let through, but logged.
     Unknown,
 }
@@ -38,6 +41,11 @@ pub enum When {
     ArgHas {
         arg: u8,
         bits: u32,
+    },
+    /// Only when argument `arg` (its low 32 bits) is one of `values` (prctl options).
+    ArgIs {
+        arg: u8,
+        values: [u32; 2],
     },
 }
 
@@ -125,6 +133,12 @@ pub const TABLE: &[Sys] = &[
     s(libc::SYS_faccessat2, "faccessat2", Access),
     s(libc::SYS_getdents64, "getdents64", Dirents),
     s(libc::SYS_getdents, "getdents", Dirents),
+    Sys {
+        nr: libc::SYS_prctl,
+        name: "prctl",
+        family: Dumpable,
+        when: When::ArgIs { arg: 0, values: [libc::PR_GET_DUMPABLE as u32, libc::PR_SET_DUMPABLE as u32] },
+    },
 ];
 
 /// Calls the agent's filter traps besides those of the table, which the tracer never

@@ -10,6 +10,8 @@
 //!     the pass cookie) and get the session's view written over their result.
 //!   - execve and execveat are announced to the tracer first, which then holds the
 //!     process so as to place a new agent in the new program.
+//!   - prctl(PR_SET_DUMPABLE) and prctl(PR_GET_DUMPABLE) are kept apart: the program sees
+//!     the flag it set, the process stays dumpable (the supervisor reads its memory).
 //!   - rt_sigaction(SIGSYS) is kept apart: the program sees the action it set, the agent
 //!     keeps the signal; no handler's mask blocks SIGSYS. rt_sigprocmask never blocks
 //!     SIGSYS (a trap while it is blocked kills the process) and takes effect through the
@@ -25,7 +27,7 @@
 mod mem;
 mod sys;
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use fakebox_proto::agent::{self as contract, COOKIE_PASS, COOKIE_TRACE, Ids, Params, Rpc};
 use fakebox_proto::kernel;
 use fakebox_proto::shm::Table;
@@ -34,6 +36,10 @@ use fakebox_proto::{Birth, Fake};
 static TABLE_BASE: AtomicU64 = AtomicU64::new(0);
 static TABLE_LEN: AtomicU64 = AtomicU64::new(0);
 static MODE: AtomicU32 = AtomicU32::new(0);
+/// The dumpable flag the program believes it set (prctl(PR_SET_DUMPABLE)); the process
+/// itself stays dumpable, or the supervisor could not read its memory (without
+/// CAP_SYS_PTRACE, the kernel lets no one read a non-dumpable process's memory).
+static DUMPABLE: AtomicBool = AtomicBool::new(true);
 /// The SIGSYS action the program believes it set (kernel `struct sigaction` layout:
 /// handler, flags, restorer, mask).
 static PROGRAM_SIGSYS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
@@ -97,6 +103,7 @@ fn init(p: &mut Params) -> i64 {
         }
     }
     MODE.store(p.mode, Ordering::Relaxed);
+    DUMPABLE.store(true, Ordering::Relaxed); // as the kernel's exec sets it
     if p.mode == contract::MODE_FAKE {
         let fd = sys::call(
             libc::SYS_openat,
@@ -133,7 +140,16 @@ fn init(p: &mut Params) -> i64 {
         let prog: [u64; 2] = [len as u64, p.filter.as_ptr() as u64]; // struct sock_fprog
         const SET_MODE_FILTER: u64 = 1;
         const NEW_LISTENER: u64 = 1 << 3;
-        let fd = sys::call(libc::SYS_seccomp, [SET_MODE_FILTER, NEW_LISTENER, prog.as_ptr() as u64, 0, 0, 0]);
+        // Once the supervisor has received a request, only a fatal signal interrupts the
+        // wait for its answer (Linux 5.19): the supervisor may have acted on it (an
+        // unlink, a rename), and the request made again would fail. Older kernels refuse
+        // the flag; there a signal handler's run costs that answer.
+        const WAIT_KILLABLE_RECV: u64 = 1 << 5;
+        let install = |flags| sys::call(libc::SYS_seccomp, [SET_MODE_FILTER, flags, prog.as_ptr() as u64, 0, 0, 0]);
+        let mut fd = install(NEW_LISTENER | WAIT_KILLABLE_RECV);
+        if fd == -i64::from(libc::EINVAL) {
+            fd = install(NEW_LISTENER);
+        }
         if fd < 0 {
             return fd;
         }
@@ -154,10 +170,19 @@ fn agent_base() -> u64 {
 
 /// A trapped call. Runs on the thread's signal stack when it has one.
 extern "C" fn on_sigsys(sig: i32, info: *mut u8, uc: *mut u8) {
-    // SAFETY: the kernel passes a valid siginfo (SIGSYS layout) and ucontext.
-    let (code, nr, arch) =
-        unsafe { (*(info.add(8) as *const i32), *(info.add(24) as *const i32), *(info.add(28) as *const u32)) };
-    if code != SYS_SECCOMP {
+    // SAFETY: the kernel passes a valid siginfo (SIGSYS layout: si_errno holds the
+    // filter's data) and ucontext.
+    let (data, code, nr, arch) = unsafe {
+        (
+            *(info.add(4) as *const i32),
+            *(info.add(8) as *const i32),
+            *(info.add(24) as *const i32),
+            *(info.add(28) as *const u32),
+        )
+    };
+    // A trap of a filter the program stacked itself (the kernel reports the data of the
+    // filter stacked last) is the program's: running it here would trap again, forever.
+    if code != SYS_SECCOMP || data as u32 != contract::TRAP_DATA {
         return not_ours(sig, info, uc);
     }
     let gregs = unsafe { uc.add(UC_GREGS) as *mut u64 };
@@ -172,6 +197,7 @@ extern "C" fn on_sigsys(sig: i32, info: *mut u8, uc: *mut u8) {
             // SAFETY: the frame's mask, which the return from this handler installs.
             libc::SYS_rt_sigprocmask => sigprocmask(a, unsafe { &mut *(uc.add(UC_SIGMASK) as *mut u64) }),
             libc::SYS_execve | libc::SYS_execveat => exec(nr, a),
+            libc::SYS_prctl => dumpable(a),
             n if MODE.load(Ordering::Relaxed) != contract::MODE_FAKE => sys::pass(n, a),
             libc::SYS_stat | libc::SYS_lstat | libc::SYS_fstat | libc::SYS_newfstatat => stat(nr, a),
             libc::SYS_statx => statx(a),
@@ -201,9 +227,19 @@ fn set_ids(ids: &Ids) {
     }
 }
 
-/// One request to the supervisor; false if there is none (the session is over).
+/// One request to the supervisor; false if there is none (the session is over). A signal
+/// that interrupts the wait before the supervisor received the request (its handler has
+/// run by the time the call returns) costs the request, whatever the handler's
+/// SA_RESTART: it is made again (the filter's WAIT_KILLABLE_RECV keeps later signals
+/// waiting for the answer; without it, the supervisor drops what it kept for a request it
+/// could not answer).
 fn rpc(req: &mut Rpc) -> bool {
-    sys::call(contract::RPC_NR, [req as *mut Rpc as u64, 0, 0, 0, 0, u64::from(COOKIE_TRACE)]) == 0
+    loop {
+        let r = sys::call(contract::RPC_NR, [req as *mut Rpc as u64, 0, 0, 0, 0, u64::from(COOKIE_TRACE)]);
+        if r != -i64::from(libc::EINTR) {
+            return r == 0;
+        }
+    }
 }
 
 /// A call the tracer's handler decides: it returns a value, or runs as the handler
@@ -225,6 +261,7 @@ fn ask(nr: i64, a: [u64; 6], data: u32) -> i64 {
                 let mut done = Rpc::new(contract::RPC_EXITED, req.tgid, req.ids);
                 done.nr = nr;
                 done.value = r;
+                done.token = req.token;
                 rpc(&mut done);
             }
             r
@@ -366,6 +403,14 @@ fn sigaction(a: [u64; 6]) -> i64 {
     sys::pass(libc::SYS_rt_sigaction, b)
 }
 
+/// prctl(PR_GET_DUMPABLE), prctl(PR_SET_DUMPABLE) (the only prctls the filter traps):
+/// the flag as the program set it, kept here.
+fn dumpable(a: [u64; 6]) -> i64 {
+    let (r, now) = kernel::dumpable_prctl(a[0], a[1], DUMPABLE.load(Ordering::Relaxed));
+    DUMPABLE.store(now, Ordering::Relaxed);
+    r
+}
+
 /// rt_sigprocmask, applied to the mask the return from this handler restores.
 fn sigprocmask(a: [u64; 6], frame_mask: &mut u64) -> i64 {
     let (how, set, old, size) = (a[0], a[1], a[2], a[3]);
@@ -393,8 +438,8 @@ fn sigprocmask(a: [u64; 6], frame_mask: &mut u64) -> i64 {
     0
 }
 
-/// A SIGSYS that no filter of ours raised (kill -SYS, a bad call): what the program asked
-/// for happens.
+/// A SIGSYS that no filter of ours raised (kill -SYS, a bad call, a trap of the program's
+/// own filter): what the program asked for happens.
 fn not_ours(sig: i32, info: *mut u8, uc: *mut u8) {
     let handler = PROGRAM_SIGSYS[0].load(Ordering::Relaxed);
     let flags = PROGRAM_SIGSYS[1].load(Ordering::Relaxed);
