@@ -104,3 +104,29 @@ solo/fakebox run -- id -u
 rm -rf "$t""#,
     );
 }
+
+#[test]
+fn lock_files_do_not_pile_up() {
+    // A state that cannot be loaded, a daemon killed with SIGKILL, a prune: none of them
+    // leaves its lock file or socket behind for good; the next daemon to start sweeps what
+    // nobody holds.
+    Case::new("locks_swept").check_outer(
+        "125\nleft: 0",
+        r#"t=$(mktemp -d /tmp/fbt.XXXXXX); export TMPDIR=$t; unset XDG_RUNTIME_DIR
+d="$t/fakebox-$(id -u)"
+printf 'not a state' > bad
+"$FB" run --state bad -- true 2>/dev/null; echo $?
+k=k; "$FB" run --state "${k}state" -- sh -c 'touch f; chown 5 f; exec sleep 31.5' >/dev/null 2>&1 &
+sleep 1
+[ "$(ls "$d" | grep -c '\.lock$')" = 1 ] || echo "no lock while the daemon runs"
+# (the name is put together at run time, so that this script's own command line does
+# not match)
+pkill -KILL -f -- "state [k]state"; pkill -KILL -f "^sleep 31[.]5$"; wait
+"$FB" run --state p -- sh -c 'touch g; chown 6 g'
+"$FB" inspect --state p --root . --prune >/dev/null
+"$FB" run --state q -- true
+sleep 0.5
+echo "left: $(ls "$d" | grep -c -v '^libfakebox')"
+rm -rf "$t""#,
+    );
+}

@@ -82,7 +82,8 @@ pub fn join(state: &Path, unknown_is_real: bool) -> Result<(PathBuf, UnixStream)
             }
         } else if let Some(held) = try_lock(&lock)? {
             let _ = std::fs::remove_file(&sock);
-            start(&state, &sock, held, unknown_is_real)?;
+            sweep(&dir, &name);
+            start(&state, &sock, &lock, held, unknown_is_real)?;
             continue;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -120,12 +121,55 @@ pub fn leave(mut s: UnixStream, state: &Path) -> Result<(), Failure> {
     }
 }
 
+/// The lock of a state file's daemon, taken for a change made outside any session; the
+/// lock file goes when it is dropped (still held then, so nobody is waiting on it).
+pub struct IdleLock {
+    path: PathBuf,
+    _fd: OwnedFd,
+}
+
+impl Drop for IdleLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Takes the lock of `state`'s daemon for a change made outside any session (prune);
 /// fails if a session is using the state.
-pub fn lock_idle(state: &Path) -> Result<OwnedFd, Failure> {
+pub fn lock_idle(state: &Path) -> Result<IdleLock, Failure> {
     let (state, name) = rendezvous(state)?;
-    try_lock(&base_dir()?.join(format!("{name}.lock")))?
-        .ok_or_else(|| fail(format!("{} is in use by a running session; try again when it ends", state.display())))
+    let path = base_dir()?.join(format!("{name}.lock"));
+    let fd = try_lock(&path)?
+        .ok_or_else(|| fail(format!("{} is in use by a running session; try again when it ends", state.display())))?;
+    Ok(IdleLock { path, _fd: fd })
+}
+
+/// Removes what daemons that are gone left in the private directory: lock files nobody
+/// holds (a daemon that could not start, or was killed) and sockets without a lock file.
+/// Each lock file goes only while this process holds it, so nobody is waiting on it.
+fn sweep(dir: &Path, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        let (Some(stem), Some(ext)) = (path.file_stem(), path.extension()) else { continue };
+        if stem == keep {
+            continue;
+        }
+        match ext.to_str() {
+            Some("lock") => {
+                if let Ok(Some(_held)) = try_lock(&path) {
+                    let _ = std::fs::remove_file(path.with_extension("sock"));
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            // A daemon binds its socket after taking the lock and removes it before the
+            // lock file: a socket without a lock file belongs to nobody.
+            Some("sock") if !path.with_extension("lock").exists() => {
+                let _ = std::fs::remove_file(&path);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The lock that makes one daemon per state file, if it is free.
@@ -155,12 +199,23 @@ fn try_lock(path: &Path) -> Result<Option<OwnedFd>, Failure> {
 
 /// Loads the state here (so that a damaged file is this session's error) and starts the
 /// daemon in a detached process that holds the lock.
-fn start(state: &Path, sock: &Path, lock: OwnedFd, unknown_is_real: bool) -> Result<(), Failure> {
-    let mut table =
-        state::load_with_journal(state, unknown_is_real).map_err(|e| fail(format!("cannot load the state: {e}")))?;
-    let journal = state::Journal::open(state).map_err(|e| fail(format!("cannot open the journal: {e}")))?;
-    table.attach_journal(journal);
-    let listener = UnixListener::bind(sock).map_err(|e| fail(format!("cannot create {}: {e}", sock.display())))?;
+fn start(state: &Path, sock: &Path, lock_path: &Path, lock: OwnedFd, unknown_is_real: bool) -> Result<(), Failure> {
+    let ready = (|| {
+        let mut table = state::load_with_journal(state, unknown_is_real)
+            .map_err(|e| fail(format!("cannot load the state: {e}")))?;
+        let journal = state::Journal::open(state).map_err(|e| fail(format!("cannot open the journal: {e}")))?;
+        table.attach_journal(journal);
+        let listener = UnixListener::bind(sock).map_err(|e| fail(format!("cannot create {}: {e}", sock.display())))?;
+        Ok((table, listener))
+    })();
+    let (table, listener) = match ready {
+        Ok(r) => r,
+        Err(e) => {
+            // No daemon: its lock file goes, while still held.
+            let _ = std::fs::remove_file(lock_path);
+            return Err(e);
+        }
+    };
     // SAFETY: fork while single-threaded (join runs before any thread starts).
     match unsafe { libc::fork() } {
         -1 => Err(fail(format!("cannot start the daemon: {}", std::io::Error::last_os_error()))),
