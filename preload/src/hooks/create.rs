@@ -1,6 +1,6 @@
 //! Creation: a new inode belongs to the fake fsuid/fsgid (and to a setgid directory's
 //! group), its recorded mode is what was asked (less the umask), and the disk gets only
-//! what DESIGN §3.4 allows. A character or block device is an empty placeholder file.
+//! what docs/ARCHITECTURE.md, promise 4 allows. A character or block device is an empty placeholder file.
 use crate::fake::{self, Seen};
 use crate::fresh;
 use crate::sys::{self, Res, ret};

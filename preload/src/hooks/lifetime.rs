@@ -1,5 +1,5 @@
 //! Inode lifetime: unlink, rmdir and rename over a file tell the daemon a link went away;
-//! it forgets an inode whose last link did (DESIGN §3.7).
+//! it forgets an inode whose last link did (docs/ARCHITECTURE.md, promise 7).
 use crate::fake;
 use crate::sys::{self, Res, ret};
 use fakebox_proto::rules;
