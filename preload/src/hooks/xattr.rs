@@ -83,6 +83,7 @@ fn set(t: Target, name: *const c_char, value: *const c_void, size: size_t, flags
         return t.syscall(SET, name as usize, value as usize, size, flags as usize).map(|_| 0);
     }
     let seen = t.see()?;
+    // SAFETY: the caller's value of `size` bytes (none read when `size` is 0).
     let value: &[u8] = if size == 0 { &[] } else { unsafe { core::slice::from_raw_parts(value as *const u8, size) } };
     let op = Op::SetXattr { real: seen.real, name: name_str(name)?, value, flags };
     ask(&op, |r| match r {
