@@ -36,7 +36,7 @@ fn main() {
             std::process::exit(0);
         }
         Err(e) => {
-            // DESIGN §4: fakebox's own failures say "fakebox:" and exit 125.
+            // docs/ARCHITECTURE.md, promise 11: fakebox's own failures say "fakebox:" and exit 125.
             let text = e.render().to_string();
             eprint!("fakebox: {}", text.strip_prefix("error: ").unwrap_or(&text));
             std::process::exit(session::EXIT_FAILURE);
@@ -53,7 +53,7 @@ fn main() {
     finish(code)
 }
 
-/// Exits with the command's status, or says what failed (DESIGN §4).
+/// Exits with the command's status, or says what failed (docs/ARCHITECTURE.md, promise 11).
 fn finish(r: Result<i32, session::Failure>) -> ! {
     let code = match r {
         Ok(code) => code,

@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// fakebox's own failure (DESIGN §4), as `env` and container runtimes use it.
+/// fakebox's own failure (docs/ARCHITECTURE.md, promise 11), as `env` and container runtimes use it.
 pub const EXIT_FAILURE: i32 = 125;
 pub const EXIT_CANNOT_RUN: i32 = 126;
 pub const EXIT_NOT_FOUND: i32 = 127;

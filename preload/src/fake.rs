@@ -3,7 +3,7 @@
 //! lines each; what an operation *means* is decided by the daemon alone.
 use crate::client;
 use crate::sys::{self, Res};
-use fakebox_proto::inode::mode;
+use fakebox_proto::rules;
 use fakebox_proto::{Fake, Op, Real, Reply};
 use libc::{c_char, c_int};
 
@@ -154,9 +154,10 @@ pub fn created(seen: &Seen, parent: impl FnOnce() -> Option<Real>, mode: u32, rd
 /// files are root's? (Its mode and inode number are the caller's to check.)
 fn quiet_create() -> Option<fakebox_proto::shm::Table> {
     use core::sync::atomic::Ordering::Relaxed;
-    let root = crate::ids::UID.fs.load(Relaxed) == 0 && crate::ids::GID.fs.load(Relaxed) == 0;
-    let t = crate::shared::table().filter(|t| t.complete() && !t.unknown_is_real() && !t.has_setgid_dirs())?;
-    root.then_some(t)
+    let (fsuid, fsgid) = (crate::ids::UID.fs.load(Relaxed), crate::ids::GID.fs.load(Relaxed));
+    // Which directory the inode is made in is not known yet: any setgid one will do.
+    crate::shared::table()
+        .filter(|t| t.complete() && rules::default_owner(fsuid, fsgid, t.has_setgid_dirs(), t.unknown_is_real()))
 }
 
 /// Before making an inode of `kind` with permission bits `requested`: will it need no
@@ -167,16 +168,15 @@ fn quiet_create() -> Option<fakebox_proto::shm::Table> {
 /// and every record must carry a birth time, so that an old record for the same inode
 /// number shows itself stale to any reader.
 pub fn plain_create(kind: u32, requested: u32) -> Option<u64> {
-    let perm = requested & 0o7777;
-    if perm & 0o7000 != 0 || mode::on_disk(kind | perm) & 0o777 != perm & 0o777 {
+    if !rules::plain_mode(kind, requested) {
         return None;
     }
     let count = crate::shared::table()?.writes();
     quiet_create().filter(|t| t.births_everywhere()).map(|_| count)
 }
 
-/// The permission bits the session records for a file just made with `requested`, given
-/// what the kernel made of it (the umask shows as bits the kernel left out).
-pub fn made_mode(requested: u32, on_disk: u32) -> u32 {
-    (requested & 0o7000) | (requested & 0o777 & on_disk)
+/// The mode (type and permission bits) the session records for an inode of `kind` just
+/// made with `requested`, as the kernel made it (`seen`): see [`rules::made_mode`].
+pub fn made_mode(kind: u32, requested: u32, seen: &Seen) -> u32 {
+    kind | rules::made_mode(kind, requested, u32::from(seen.stx.stx_mode))
 }

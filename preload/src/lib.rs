@@ -92,9 +92,3 @@ mod freestanding {
     #[global_allocator]
     static ALLOC: Malloc = Malloc;
 }
-
-/// The symbols this library exports, for the launcher's tests.
-#[unsafe(no_mangle)]
-pub extern "C" fn fakebox_hook_count() -> usize {
-    hooks::NAMES.len()
-}

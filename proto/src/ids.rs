@@ -5,6 +5,10 @@
 /// `-1` in the C API: leave unchanged.
 pub const KEEP: u32 = u32::MAX;
 
+/// The most supplementary groups a process may have (`NGROUPS_MAX` of `linux/limits.h`):
+/// setgroups with more fails with EINVAL.
+pub const NGROUPS_MAX: usize = 65536;
+
 /// Real, effective, saved and filesystem ids (one of user or group).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]

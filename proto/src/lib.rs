@@ -8,6 +8,8 @@
 //! - [`mechanism`]: which mechanism a program needs (the one rule every caller applies).
 //! - [`env`]: the names of the session's environment variables.
 //! - [`ids`]: the kernel's rules for set*id and permission checks.
+//! - [`rules`]: what a client decides around a call that makes, renames or sets xattrs
+//!   on a file (the mode a new inode gets, whether it needs a record...), for both mechanisms.
 //! - [`kernel`]: translation between the kernel's stat structures and the session's view.
 //! - [`shm`]: the shared table every client reads without asking.
 //! - [`agent`]: what the tracer hands the agent it places in a traced process.
@@ -38,6 +40,7 @@ pub mod kernel;
 pub mod mechanism;
 #[cfg(feature = "wire")]
 pub mod op;
+pub mod rules;
 pub mod shm;
 #[cfg(feature = "wire")]
 pub mod wire;

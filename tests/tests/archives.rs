@@ -1,5 +1,5 @@
 //! Archives and images built inside a session hold what real root would put there
-//! (DESIGN §1: the reason the tool exists).
+//! (README's first paragraph: the reason the tool exists).
 
 use fakebox_tests::{Case, require};
 

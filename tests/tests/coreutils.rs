@@ -1,4 +1,4 @@
-//! Ownership, modes and special files through ordinary coreutils (DESIGN §3.2-3.5, §3.7).
+//! Ownership, modes and special files through ordinary coreutils (docs/ARCHITECTURE.md, promises 2-5 and 7).
 
 use fakebox_tests::{Case, cases_dir, different_filesystems, require_path};
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! The ELF sniffer (`fakebox_proto::elf::classify`) on real binaries of every kind the
-//! launcher and the exec hooks must tell apart (DESIGN §2 Launcher), and on malformed
+//! launcher and the exec hooks must tell apart (docs/ARCHITECTURE.md, "How a program's mechanism is chosen"), and on malformed
 //! input: a wrong answer sends a program to a mechanism that cannot fake it.
 
 use fakebox_proto::elf::{Elf, Exec, Interp, classify};

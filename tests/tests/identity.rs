@@ -1,4 +1,4 @@
-//! Who the session says it is (DESIGN §3.1, §3.9).
+//! Who the session says it is (docs/ARCHITECTURE.md, promises 1 and 9).
 
 use fakebox_tests::{Case, require};
 

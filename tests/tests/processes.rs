@@ -1,4 +1,4 @@
-//! Many processes and threads, forks, vforks and spawns: one consistent table (DESIGN §3.8),
+//! Many processes and threads, forks, vforks and spawns: one consistent table (docs/ARCHITECTURE.md, promise 8),
 //! and no escape from the session through children or closed descriptors.
 
 use fakebox_tests::{Case, build_c, require};

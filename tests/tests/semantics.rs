@@ -1,5 +1,5 @@
 //! What fakebox must leave on disk, what it keeps between sessions, and what it forgets
-//! (DESIGN §3.2, §3.4, §3.5, §3.7, §4).
+//! (docs/ARCHITECTURE.md, promises 2, 4, 5, 7 and 11).
 
 use fakebox_tests::Case;
 
@@ -82,7 +82,7 @@ fn without_state_nothing_persists() {
 
 #[test]
 fn state_is_private() {
-    // DESIGN §2: the state file (or its directory) is private to the user.
+    // README "The `--state` format": the state file is private to the user (mode 0600).
     Case::new("state_is_private").check_outer(
         "private",
         r#""$FB" run --state "$PWD/state" -- sh -c 'touch f; chown 1:1 f' || exit 1
@@ -93,7 +93,7 @@ case $(stat -c %A state) in ????------) echo private ;; *) stat -c %A state ;; e
 
 #[test]
 fn deleted_outside_is_forgotten() {
-    // DESIGN §3.7: a file deleted outside fakebox is forgotten, so a new file that gets
+    // docs/ARCHITECTURE.md, promise 7: a file deleted outside fakebox is forgotten, so a new file that gets
     // the same inode number starts clean. ext4 hands a freed inode to the next file made
     // nearby; other tests running at the same time may take it first, hence the retries.
     Case::new("deleted_outside_is_forgotten").check_outer(

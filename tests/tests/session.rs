@@ -1,4 +1,4 @@
-//! The session behaves like the command it wraps (DESIGN §3.10) and fails clearly (§4).
+//! The session behaves like the command it wraps (docs/ARCHITECTURE.md, promise 10) and fails clearly (promise 11).
 
 use fakebox_tests::{Case, build_c, check_all, expect_exit, fakebox};
 use std::ffi::OsString;

@@ -1,6 +1,6 @@
 //! The `--state` file under stress: reused inode numbers, killed sessions and daemons,
 //! several sessions at once, damaged files, and trees moved or copied between sessions
-//! (DESIGN §3.7, §3.8, §4; README "The `--state` file").
+//! (docs/ARCHITECTURE.md, promises 7, 8 and 11; README "State that lasts").
 //!
 //! The simple cases (a state persists, accumulates, is private; a file deleted outside is
 //! forgotten) are in `semantics.rs`. Here every expectation is still what real root would

@@ -1,5 +1,5 @@
 //! Programs that skip glibc's dynamic libc: static glibc, musl (static and dynamic), Go,
-//! busybox; and crossings between them (DESIGN §1, §2 Launcher and Tracer).
+//! busybox; and crossings between them (docs/ARCHITECTURE.md, "How a program's mechanism is chosen").
 
 use fakebox_tests::{Case, build_c, build_c_with, build_go, expect_exit, require};
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! The tracer (ptrace + seccomp) end to end: many threads and processes at once, set*id
 //! across Go's threads, exact exit statuses, signals, job control, crossings between
-//! traced and preloaded programs in both directions, and what it refuses (DESIGN §2
-//! Tracer, §3.1, §3.8-3.10, §4).
+//! traced and preloaded programs in both directions, and what it refuses
+//! (docs/ARCHITECTURE.md, "A chown and a stat, in each mechanism", and promises 1, 8-10
+//! and 11).
 
 use fakebox_tests::{Case, Outcome, bin_dir, build_c, build_cgo, build_go, check_all, expect_exit, require};
 use std::ffi::OsString;

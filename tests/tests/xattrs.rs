@@ -1,4 +1,4 @@
-//! File capabilities and extended attributes an ordinary user may not set (DESIGN §3.6).
+//! File capabilities and extended attributes an ordinary user may not set (docs/ARCHITECTURE.md, promise 6).
 
 use fakebox_tests::{Case, require};
 

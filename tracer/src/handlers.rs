@@ -6,9 +6,11 @@
 use crate::syscalls::{self, Family};
 use crate::tracee::{self, Regs};
 use crate::{Answer, Session};
-use fakebox_proto::ids::{self as rules, Cred};
+use fakebox_proto::ids::{self, Cred};
 use fakebox_proto::inode::mode;
 use fakebox_proto::kernel;
+use fakebox_proto::op::{XATTR_LIST_MAX, XATTR_SIZE_MAX};
+use fakebox_proto::rules;
 use fakebox_proto::{Fake, Op, Real};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -250,7 +252,7 @@ fn chown(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
     let real = kernel::real_of(&ctx.see(&path, nofollow)?);
     let uid = (uid as u32 != u32::MAX).then_some(uid as u32);
     let gid = (gid as u32 != u32::MAX).then_some(gid as u32);
-    if ctx.ids.uid.fs != 0 && !rules::may_chown(&ctx.view(&real)?, ctx.ids.uid.fs, |g| ctx.ids.in_group(g), uid, gid) {
+    if ctx.ids.uid.fs != 0 && !ids::may_chown(&ctx.view(&real)?, ctx.ids.uid.fs, |g| ctx.ids.in_group(g), uid, gid) {
         return Err(libc::EPERM);
     }
     ctx.attrs(&Op::Chown { real, uid, gid })?;
@@ -278,7 +280,7 @@ fn chmod_path(ctx: &mut Ctx<'_>, path: &Path, nofollow: bool, m: u32) -> R {
         return Err(libc::EOPNOTSUPP);
     }
     let real = kernel::real_of(&stx);
-    if ctx.ids.uid.fs != 0 && !rules::may_chmod(&ctx.view(&real)?, ctx.ids.uid.fs) {
+    if ctx.ids.uid.fs != 0 && !ids::may_chmod(&ctx.view(&real)?, ctx.ids.uid.fs) {
         return Err(libc::EPERM);
     }
     let c = cpath(path)?;
@@ -338,6 +340,12 @@ fn mknod(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
     Ok(0)
 }
 
+/// `struct open_how` (openat2): its first version's size, and where `flags` and `mode` are
+/// (`u64` each; `resolve` follows).
+const OPEN_HOW_SIZE: usize = 24;
+const OPEN_HOW_FLAGS: usize = 0;
+const OPEN_HOW_MODE: usize = 8;
+
 /// open(O_CREAT), creat, openat2, mkdir, symlink: the kernel makes the inode (with the
 /// tracee's umask) after the mode argument lost what may not reach the disk; when the
 /// session's view of the new inode differs from what an untouched file shows, the exit
@@ -363,12 +371,12 @@ fn plan_create(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6], regs: &Regs) -> Result<A
         libc::SYS_openat => (a[0], a[1], a[2], a[3], ModeAt::Arg(3), mode::IFREG),
         libc::SYS_creat => (fdcwd, a[0], creat_flags, a[1], ModeAt::Arg(1), mode::IFREG),
         libc::SYS_openat2 => {
-            let mut how = [0u8; 24];
-            if a[3] < 24 || tracee::read(ctx.tid, a[2], &mut how).map_err(err)? < 24 {
+            let mut how = [0u8; OPEN_HOW_SIZE];
+            if (a[3] as usize) < OPEN_HOW_SIZE || tracee::read(ctx.tid, a[2], &mut how).map_err(err)? < OPEN_HOW_SIZE {
                 return Ok(Action::Run(None)); // the kernel will say what is wrong
             }
-            let flags = u64::from_ne_bytes(how[..8].try_into().unwrap_or_default());
-            let m = u64::from_ne_bytes(how[8..16].try_into().unwrap_or_default());
+            let field = |at: usize| u64::from_ne_bytes(how[at..at + 8].try_into().unwrap_or_default());
+            let (flags, m) = (field(OPEN_HOW_FLAGS), field(OPEN_HOW_MODE));
             (a[0], a[1], flags, m, ModeAt::OpenHow(a[2]), mode::IFREG)
         }
         libc::SYS_mkdir => (fdcwd, a[0], 0, a[1], ModeAt::Arg(1), mode::IFDIR),
@@ -391,7 +399,7 @@ fn plan_create(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6], regs: &Regs) -> Result<A
                 tracee::set_arg(&mut r, i, u64::from(disk));
                 new_regs = Some(r);
             }
-            ModeAt::OpenHow(addr) => ctx.write(addr + 8, &u64::from(disk).to_ne_bytes())?,
+            ModeAt::OpenHow(addr) => ctx.write(addr + OPEN_HOW_MODE as u64, &u64::from(disk).to_ne_bytes())?,
             ModeAt::None => {}
         }
     }
@@ -402,10 +410,8 @@ fn plan_create(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6], regs: &Regs) -> Result<A
         Some(p) => ctx.view(&p)?.mode & mode::ISGID != 0,
         None => false,
     };
-    let plain =
-        requested & 0o7000 == 0 && requested & 0o600 == 0o600 && (kind != mode::IFDIR || requested & 0o700 == 0o700);
-    let needed = !plain || ctx.ids.uid.fs != 0 || ctx.ids.gid.fs != 0 || parent_setgid || ctx.session.unknown_is_real();
-    if !needed {
+    let unknown_is_real = ctx.session.unknown_is_real();
+    if !rules::needs_record(kind, requested, ctx.ids.uid.fs, ctx.ids.gid.fs, parent_setgid, unknown_is_real) {
         return Ok(Action::Run(new_regs));
     }
     if kind == mode::IFREG && !tmpfile && flags & libc::O_EXCL == 0 && statx(&path, 0).is_ok() {
@@ -429,8 +435,7 @@ pub fn exited(ctx: &mut Ctx<'_>, p: &Pending, result: i64) {
 fn created(ctx: &mut Ctx<'_>, by_fd: bool, path: &Path, kind: u32, requested: u32, result: i64) {
     let stx = if by_fd { statx(&ctx.fd_path(result as u64), 0) } else { statx(path, libc::AT_SYMLINK_NOFOLLOW) };
     let Ok(stx) = stx else { return };
-    let perm =
-        if kind == mode::IFLNK { 0o777 } else { (requested & 0o7000) | (requested & 0o777 & u32::from(stx.stx_mode)) };
+    let perm = rules::made_mode(kind, requested, u32::from(stx.stx_mode));
     let parent =
         if by_fd && path.is_dir() { statx(path, 0).ok().map(|s| kernel::real_of(&s)) } else { parent_of(path) };
     let op = Op::Create {
@@ -484,25 +489,19 @@ fn remove(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
                 libc::SYS_renameat => (ctx.path(a[0], a[1], 0)?, ctx.path(a[2], a[3], 0)?, 0),
                 _ => (ctx.path(a[0], a[1], 0)?, ctx.path(a[2], a[3], 0)?, a[4] as u32),
             };
-            let replaces = flags & (libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE) == 0;
+            let replaces = rules::rename_may_replace(flags);
             let target = if replaces { statx(&new, libc::AT_SYMLINK_NOFOLLOW).ok() } else { None };
             let source = if target.is_some() { statx(&old, libc::AT_SYMLINK_NOFOLLOW).ok() } else { None };
             let (o, n) = (cpath(&old)?, cpath(&new)?);
             // SAFETY: renameat2 of paths we built.
             libc_ret(unsafe { libc::renameat2(libc::AT_FDCWD, o.as_ptr(), libc::AT_FDCWD, n.as_ptr(), flags) })?;
-            if let (Some(t), Some(s)) = (target, source) {
-                let (t, s) = (kernel::real_of(&t), kernel::real_of(&s));
-                if t.key != s.key {
-                    ctx.ask(&Op::Unlinked { real: t });
-                }
+            let (target, source) = (target.map(|t| kernel::real_of(&t)), source.map(|s| kernel::real_of(&s)));
+            if let Some(t) = rules::rename_replaced(target.as_ref(), source.as_ref()) {
+                ctx.ask(&Op::Unlinked { real: *t });
             }
             Ok(0)
         }
     }
-}
-
-fn is_faked_name(n: &[u8]) -> bool {
-    n.starts_with(b"security.") || n.starts_with(b"trusted.")
 }
 
 /// Extended attributes: `None` lets the kernel handle a name the user owns for real.
@@ -530,9 +529,9 @@ fn xattr(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> Option<R> {
             Err(e) => return Some(Err(e)),
         }
     };
-    if matches!(nr, SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr) && name == b"system.posix_acl_access" {
+    if matches!(nr, SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr) && name == rules::ACL_ACCESS {
         // A minimal ACL is a mode: chmod, keeping the setuid, setgid and sticky bits.
-        let mut v = vec![0u8; (a[3] as usize).min(65536)];
+        let mut v = vec![0u8; (a[3] as usize).min(XATTR_SIZE_MAX)];
         if tracee::read(ctx.tid, a[2], &mut v).is_ok_and(|n| n == v.len())
             && let Some(perm) = fakebox_proto::inode::acl_equiv_mode(&v)
         {
@@ -543,7 +542,7 @@ fn xattr(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> Option<R> {
             return Some(chmod_path(ctx, &path, nofollow, special | perm));
         }
     }
-    if !list && !is_faked_name(&name) {
+    if !list && !rules::is_faked_xattr(&name) {
         return None;
     }
     Some(xattr_faked(ctx, nr, a, &path, nofollow, &name))
@@ -559,7 +558,7 @@ fn xattr_faked(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6], path: &Path, nofollow: b
     match nr {
         SYS_setxattr | SYS_lsetxattr | SYS_fsetxattr => {
             let size = a[3] as usize;
-            if size > 65536 {
+            if size > XATTR_SIZE_MAX {
                 return Err(E2BIG);
             }
             let mut value = vec![0u8; size];
@@ -578,7 +577,7 @@ fn xattr_faked(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6], path: &Path, nofollow: b
                 Answer::Bytes(v) => v,
                 Answer::Errno(ENODATA) => {
                     // Not recorded: the file's own value, if any.
-                    let mut v = vec![0u8; 65536];
+                    let mut v = vec![0u8; XATTR_SIZE_MAX];
                     // SAFETY: getxattr into our buffer.
                     let n = libc_size(unsafe {
                         if nofollow {
@@ -611,7 +610,7 @@ fn xattr_faked(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6], path: &Path, nofollow: b
         },
         _ => {
             let (buf, size) = (a[1], a[2] as usize);
-            let mut own = vec![0u8; 65536];
+            let mut own = vec![0u8; XATTR_LIST_MAX];
             // SAFETY: listxattr into our buffer.
             let n = libc_size(unsafe {
                 if nofollow {
@@ -645,6 +644,10 @@ fn give(ctx: &Ctx<'_>, buf: u64, size: usize, value: &[u8]) -> R {
     ctx.write(buf, value)?;
     Ok(value.len() as i64)
 }
+
+/// Capabilities 32 to 40 (CAP_MAC_OVERRIDE to CAP_CHECKPOINT_RESTORE, the last one Linux
+/// 5.9 to 6.x know), in capget's second word.
+const CAPS_HIGH: u32 = 0x1ff;
 
 #[allow(non_upper_case_globals)]
 fn identity(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
@@ -682,7 +685,7 @@ fn identity(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
                 return Err(EPERM);
             }
             let n = a[0] as usize;
-            if n > 65536 {
+            if n > ids::NGROUPS_MAX {
                 return Err(EINVAL);
             }
             let mut raw = vec![0u8; n * 4];
@@ -703,7 +706,7 @@ fn identity(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
         SYS_capget => {
             // Root holds every capability; others none. Two 32-bit words (v2/v3).
             if a[1] != 0 {
-                let (lo, hi) = if p { (u32::MAX, 0x1ff) } else { (0, 0) };
+                let (lo, hi) = if p { (u32::MAX, CAPS_HIGH) } else { (0, 0) };
                 let data: Vec<u8> = [lo, lo, 0, hi, hi, 0].iter().flat_map(|w: &u32| w.to_ne_bytes()).collect();
                 tracee::write(ctx.tid, a[1], &data).map_err(err)?;
             }
@@ -738,5 +741,5 @@ fn access(ctx: &mut Ctx<'_>, nr: i64, a: [u64; 6]) -> R {
     let f = ctx.view(&kernel::real_of(&stx))?;
     let (uid, gid) =
         if flags & libc::AT_EACCESS != 0 { (ctx.ids.uid.e, ctx.ids.gid.e) } else { (ctx.ids.uid.r, ctx.ids.gid.r) };
-    if rules::may_access(&f, uid, |g| g == gid || ctx.ids.in_group(g), how as u32) { Ok(0) } else { Err(libc::EACCES) }
+    if ids::may_access(&f, uid, |g| g == gid || ctx.ids.in_group(g), how as u32) { Ok(0) } else { Err(libc::EACCES) }
 }

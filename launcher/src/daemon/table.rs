@@ -1,6 +1,6 @@
 //! The fake-inode table: the one place that decides what each operation means.
 //!
-//! Rules (DESIGN §3):
+//! Rules (docs/ARCHITECTURE.md, "What a session promises"):
 //! - an inode the session never touched shows root (or, with `--unknown-is-real`, its real
 //!   owner) and its real mode;
 //! - chown/chmod/create record; chown of a non-directory clears setuid, setgid (when group

@@ -1,6 +1,6 @@
 //! Creation: a new inode belongs to the fake fsuid/fsgid (and to a setgid directory's
 //! group), its recorded mode is what was asked (less the umask), and the disk gets only
-//! what DESIGN §3.4 allows. A character or block device is an empty placeholder file.
+//! what docs/ARCHITECTURE.md, promise 4 allows. A character or block device is an empty placeholder file.
 use crate::fake::{self, Seen};
 use crate::fresh;
 use crate::sys::{self, Res, ret};
@@ -60,7 +60,7 @@ fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, m: c_uint) -> Res<c_
 
 fn record_fd(fd: c_int, parent: impl FnOnce() -> Option<fakebox_proto::Real>, requested: u32) -> Res<()> {
     let seen = fake::see_fd(fd)?;
-    record(&seen, parent, mode::IFREG | fake::made_mode(requested, u32::from(seen.stx.stx_mode)), 0)
+    record(&seen, parent, fake::made_mode(mode::IFREG, requested, &seen), 0)
 }
 
 fn record(seen: &Seen, parent: impl FnOnce() -> Option<fakebox_proto::Real>, m: u32, rdev: u64) -> Res<()> {
@@ -83,8 +83,8 @@ fn mkdir_at(dirfd: c_int, path: *const c_char, m: mode_t) -> Res<c_int> {
     }
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
     // mkdir keeps only the permission and sticky bits; setgid comes from the parent.
-    let perm = fake::made_mode(m & 0o1777, u32::from(seen.stx.stx_mode));
-    record(&seen, || fake::parent(dirfd, path), mode::IFDIR | perm, 0)?;
+    let m = fake::made_mode(mode::IFDIR, m & 0o1777, &seen);
+    record(&seen, || fake::parent(dirfd, path), m, 0)?;
     Ok(0)
 }
 
@@ -137,7 +137,7 @@ fn mknod_at(dirfd: c_int, path: *const c_char, m: mode_t, dev: dev_t) -> Res<c_i
     }
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
     let rdev = if matches!(kind, mode::IFCHR | mode::IFBLK) { dev } else { 0 };
-    record(&seen, || fake::parent(dirfd, path), kind | fake::made_mode(perm, u32::from(seen.stx.stx_mode)), rdev)?;
+    record(&seen, || fake::parent(dirfd, path), fake::made_mode(kind, perm, &seen), rdev)?;
     Ok(0)
 }
 
@@ -156,7 +156,7 @@ fn symlink_at(target: *const c_char, dirfd: c_int, path: *const c_char) -> Res<c
         return Ok(0);
     }
     let seen = fake::see(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)?;
-    record(&seen, || fake::parent(dirfd, path), mode::IFLNK | 0o777, 0)?;
+    record(&seen, || fake::parent(dirfd, path), fake::made_mode(mode::IFLNK, 0o777, &seen), 0)?;
     Ok(0)
 }
 

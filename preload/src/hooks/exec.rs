@@ -1,6 +1,6 @@
 //! Processes: every exec and spawn carries the session on, even when the caller stripped
 //! LD_PRELOAD or the session's variables (`env -i`), and the child inherits the fake
-//! identity as it is now (DESIGN §3.9). A program LD_PRELOAD cannot reach is named on
+//! identity as it is now (docs/ARCHITECTURE.md, promise 9). A program LD_PRELOAD cannot reach is named on
 //! stderr: it would run without the fake.
 use crate::config;
 use crate::ids;

@@ -1,4 +1,4 @@
-//! Identity: the session's uid, gids and groups (DESIGN §3.1), changed by the kernel's
+//! Identity: the session's uid, gids and groups (docs/ARCHITECTURE.md, promise 1), changed by the kernel's
 //! rules for root and never for real; access checks answer as that identity would.
 use crate::fake;
 use crate::ids::{self, GID, UID};

@@ -1,7 +1,8 @@
 //! Inode lifetime: unlink, rmdir and rename over a file tell the daemon a link went away;
-//! it forgets an inode whose last link did (DESIGN §3.7).
+//! it forgets an inode whose last link did (docs/ARCHITECTURE.md, promise 7).
 use crate::fake;
 use crate::sys::{self, Res, ret};
+use fakebox_proto::rules;
 use libc::{c_char, c_int, c_uint};
 
 pub unsafe fn unlink(path: *const c_char) -> c_int {
@@ -47,14 +48,12 @@ pub unsafe fn renameat2(olddir: c_int, old: *const c_char, newdir: c_int, new: *
 
 /// A rename keeps the inode (the table is keyed by inode); only a file it replaces loses a link.
 fn rename_at(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_uint) -> Res<c_int> {
-    let replaces = flags & (libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE) == 0;
+    let replaces = rules::rename_may_replace(flags);
     let target = if replaces { fake::see(newdir, new, libc::AT_SYMLINK_NOFOLLOW).ok() } else { None };
     let source = if target.is_some() { fake::see(olddir, old, libc::AT_SYMLINK_NOFOLLOW).ok() } else { None };
     sys::renameat2(olddir, old, newdir, new, flags)?;
-    if let (Some(t), Some(s)) = (target, source)
-        && t.real.key != s.real.key
-    {
-        fake::unlinked(&t.real)?;
+    if let Some(t) = rules::rename_replaced(target.as_ref().map(|t| &t.real), source.as_ref().map(|s| &s.real)) {
+        fake::unlinked(t)?;
     }
     Ok(0)
 }

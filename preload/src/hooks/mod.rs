@@ -33,8 +33,6 @@ macro_rules! hooks {
                 unsafe { $family::$name($($arg),*) }
             }
         )*
-        /// Every symbol the table exports (the C shims' are in csrc/exports.map).
-        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
     };
 }
 

@@ -1,5 +1,5 @@
 //! Owner and mode: chown and chmod succeed as they would for root and are recorded. No
-//! real chown ever happens; a real chmod keeps only what DESIGN §3.4 allows on disk.
+//! real chown ever happens; a real chmod keeps only what docs/ARCHITECTURE.md, promise 4 allows on disk.
 use crate::fake::{self, Seen};
 use crate::fresh;
 use crate::ids;

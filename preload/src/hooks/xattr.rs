@@ -45,8 +45,7 @@ impl Target {
 }
 
 fn is_faked(name: *const c_char) -> bool {
-    let n = sys::cstr(name);
-    n.starts_with(b"security.") || n.starts_with(b"trusted.")
+    fakebox_proto::rules::is_faked_xattr(sys::cstr(name))
 }
 
 fn name_str<'a>(name: *const c_char) -> Res<&'a str> {
@@ -69,7 +68,7 @@ fn ask<T>(op: &Op<'_>, then: impl FnOnce(Reply<'_>) -> Res<T>) -> Res<T> {
 }
 
 fn set(t: Target, name: *const c_char, value: *const c_void, size: size_t, flags: c_int) -> Res<ssize_t> {
-    if sys::cstr(name) == b"system.posix_acl_access" && size > 0 {
+    if sys::cstr(name) == fakebox_proto::rules::ACL_ACCESS && size > 0 {
         // SAFETY: the caller's value of `size` bytes.
         let v = unsafe { core::slice::from_raw_parts(value as *const u8, size) };
         if let Some(perm) = fakebox_proto::inode::acl_equiv_mode(v) {
@@ -84,6 +83,7 @@ fn set(t: Target, name: *const c_char, value: *const c_void, size: size_t, flags
         return t.syscall(SET, name as usize, value as usize, size, flags as usize).map(|_| 0);
     }
     let seen = t.see()?;
+    // SAFETY: the caller's value of `size` bytes (none read when `size` is 0).
     let value: &[u8] = if size == 0 { &[] } else { unsafe { core::slice::from_raw_parts(value as *const u8, size) } };
     let op = Op::SetXattr { real: seen.real, name: name_str(name)?, value, flags };
     ask(&op, |r| match r {
