@@ -42,16 +42,36 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
             "format version {version} is newer than this fakebox reads ({VERSION}); use a newer fakebox"
         )));
     }
-    let cfg = bincode::config::standard();
-    let (entries, used): (Vec<(Key, Entry)>, usize) =
-        bincode::serde::decode_from_slice(&bytes[20..], cfg).map_err(|_| bad(DAMAGED))?;
+    let (entries, used): (Vec<(Key, Entry)>, usize) = decode(&bytes[20..]).ok_or_else(|| bad(DAMAGED))?;
     if used != bytes.len() - 20 {
         return Err(bad(DAMAGED));
     }
     for (k, e) in entries {
         table.insert(k, e);
     }
+    if let Some(why) = table.over_limits() {
+        return Err(bad(&why));
+    }
     Ok(table)
+}
+
+/// Decodes a bincode 2 (standard config) value from `bytes`. bincode allocates a string or
+/// a list as long as its length field says before it reads it, so a damaged length would
+/// ask for up to 2^64 bytes (and the allocation failure aborts): the limit, a power of
+/// four at least as large as the input, keeps an allocation within 4 times the input.
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<(T, usize)> {
+    macro_rules! within {
+        ($($bits:literal),*) => {
+            $(
+                if bytes.len() <= 1usize << $bits {
+                    let cfg = bincode::config::standard().with_limit::<{ 1usize << $bits }>();
+                    return bincode::serde::decode_from_slice(bytes, cfg).ok();
+                }
+            )*
+        };
+    }
+    within!(12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36);
+    None
 }
 
 /// The journal beside a state file.
@@ -76,6 +96,9 @@ pub fn load_with_journal(path: &Path, unknown_is_real: bool) -> Result<Table, St
             None => table.forget(k),
         }
     }
+    if let Some(why) = table.over_limits() {
+        return Err(format!("{}: {why}", jp.display()));
+    }
     Ok(table)
 }
 
@@ -91,7 +114,7 @@ pub fn records(mut bytes: &[u8]) -> impl Iterator<Item = (Key, Option<Entry>)> +
         if crc32(body) != crc {
             return None;
         }
-        let (rec, used) = bincode::serde::decode_from_slice(body, bincode::config::standard()).ok()?;
+        let (rec, used) = decode(body)?;
         if used != len {
             return None;
         }
@@ -253,5 +276,33 @@ mod tests {
         assert!(load(&p, false).unwrap_err().contains("newer"));
         fs::remove_dir_all(&dir).unwrap();
         assert!(load(&p, false).unwrap().is_empty());
+    }
+
+    /// A length field of 2^40 (a flipped byte in a file no fakebox would write) once made
+    /// bincode ask for a terabyte, and the failed allocation aborted fakebox.
+    #[test]
+    fn a_damaged_length_is_damage_not_an_abort() {
+        let dir = std::env::temp_dir().join(format!("fbhuge-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s");
+        // One entry, Key {1, 1} and an xattr name 2^40 bytes long (varint 253: a u64 follows).
+        let mut body = vec![1, 1, 0, 0, 0, 0, 0, 1, 253];
+        body.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let mut file = MAGIC.to_vec();
+        file.extend_from_slice(&VERSION.to_le_bytes());
+        file.push(1);
+        file.extend_from_slice(&body);
+        fs::write(&p, &file).unwrap();
+        assert!(load(&p, false).unwrap_err().contains("corrupt"));
+        // The same in a journal record, with its right CRC: the replay ends there.
+        save(&p, &Table::new(false).unwrap()).unwrap();
+        let mut rec = vec![1, 1, 1, 0, 0, 0, 0, 0, 1, 253];
+        rec.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let mut journal = (rec.len() as u32).to_le_bytes().to_vec();
+        journal.extend_from_slice(&crc32(&rec).to_le_bytes());
+        journal.extend_from_slice(&rec);
+        fs::write(journal_path(&p), &journal).unwrap();
+        assert!(load_with_journal(&p, false).unwrap().is_empty());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
