@@ -57,20 +57,22 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
 
 /// Decodes a bincode 2 (standard config) value from `bytes`. bincode allocates a string or
 /// a list as long as its length field says before it reads it, so a damaged length would
-/// ask for up to 2^64 bytes (and the allocation failure aborts): the limit, a power of
-/// four at least as large as the input, keeps an allocation within 4 times the input.
+/// ask for up to 2^64 bytes (and the allocation failure aborts). bincode's limit counts a
+/// list's memory (its length times its element's size, up to 48 bytes an encoded byte
+/// here), not its encoded bytes: a limit of a power of four at least 64 times the input
+/// keeps every allocation within 256 times the input.
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<(T, usize)> {
     macro_rules! within {
         ($($bits:literal),*) => {
             $(
-                if bytes.len() <= 1usize << $bits {
+                if bytes.len().saturating_mul(64) <= 1usize << $bits {
                     let cfg = bincode::config::standard().with_limit::<{ 1usize << $bits }>();
                     return bincode::serde::decode_from_slice(bytes, cfg).ok();
                 }
             )*
         };
     }
-    within!(12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36);
+    within!(12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42);
     None
 }
 
