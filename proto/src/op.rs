@@ -100,6 +100,16 @@ pub const XATTR_LIST_MAX: usize = 65536;
 /// values of the largest size. Past it a set fails with ENOSPC, as on a full file system.
 pub const XATTR_VALUES_MAX: usize = 16 * XATTR_SIZE_MAX;
 
+/// The most inodes the daemon records (four times what the shared table holds: the rest
+/// wait in the daemon, asked for). A change that would record one more fails with ENOSPC,
+/// as on a full file system, and the daemon says so once on stderr. With
+/// [`MAX_XATTR_BYTES`] it bounds the daemon's memory and the state file's size, whatever
+/// inode numbers, devices and names its clients send (README "Limits").
+pub const MAX_ENTRIES: usize = 1 << 23;
+/// The most bytes of extended attributes the daemon keeps, all inodes together (each name
+/// with its NUL, and its value); past it a change that adds some fails with ENOSPC.
+pub const MAX_XATTR_BYTES: usize = 512 << 20;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply<'a> {
     /// The inode as the session sees it (after the operation, for changes).

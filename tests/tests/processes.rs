@@ -577,3 +577,27 @@ fn execl_family() {
     let prog = build_c("execl", EXECL_C, &[]);
     Case::new("execl_family").check("execl a b c 0\nexecle from-execle 0\nexeclp 0", &prog.display().to_string());
 }
+
+/// Under a process limit close to what the user runs already (RLIMIT_NPROC counts the
+/// user's threads; root is not bound by it), threads and forks fail: a program whose
+/// calls cannot be served gets errors, never an unfaked success, and the session ends.
+/// It once waited forever at its end for a supervisor thread that had never started.
+#[test]
+fn a_process_limit_fails_calls_and_never_hangs() {
+    let busybox = require("busybox");
+    let busybox = busybox.display();
+    Case::new("nproc_limit").check_outer(
+        "done",
+        &format!(
+            r#"n=$(ps -L -u "$(id -u)" --no-headers | wc -l)
+timeout -k 5 60 prlimit --nproc=$((n + 30)) "$FB" run -- bash -c '
+i=0; while [ $i -lt 60 ]; do i=$((i+1)); ({busybox} touch f$i && {busybox} chown $i f$i && echo $i >> ok) 2>/dev/null & done; wait
+bad=0; while read i; do [ "$(stat -c %u f$i)" = "$i" ] || bad=$((bad+1)); done < ok
+echo "bad=$bad"' > out 2> err
+st=$?
+if [ $st = 124 ] || [ $st = 137 ]; then echo "hung"; tail -5 err; exit; fi
+if grep -q "bad=[1-9]" out; then echo "unfaked: $(cat out)"; exit; fi
+echo done"#
+        ),
+    );
+}

@@ -274,23 +274,33 @@ impl<'s> Engine<'s> {
         let to_engine = self.holds.0.clone();
         let reaper = supervisor::Reaper::new().ok();
         std::thread::scope(|scope| {
-            if let Some(r) = &reaper {
-                let _ = std::thread::Builder::new().name("fakebox-reaper".into()).spawn_scoped(scope, || r.run());
-            }
+            // A thread that could not start (RLIMIT_NPROC, a cgroup's pids.max) is never
+            // waited for: stopping it would wait forever.
+            let reaper = reaper.as_ref().filter(|r| {
+                let r: &supervisor::Reaper = r;
+                std::thread::Builder::new().name("fakebox-reaper".into()).spawn_scoped(scope, move || r.run()).is_ok()
+            });
             let mut unwatched: Vec<Arc<Listener>> = Vec::new();
             let mut code = None;
             loop {
                 for fd in self.new_listeners.drain(..) {
                     let l = Arc::new(Listener::new(fd));
-                    match &reaper {
-                        Some(r) => r.watch(Arc::clone(&l)),
-                        None => unwatched.push(Arc::clone(&l)),
-                    }
                     let to_engine = to_engine.clone();
-                    let _ = std::thread::Builder::new()
+                    let served = Arc::clone(&l);
+                    let spawned = std::thread::Builder::new()
                         .name("fakebox-supervisor".into())
                         .stack_size(256 * 1024)
-                        .spawn_scoped(scope, move || supervisor::serve(&l, session, &to_engine, log));
+                        .spawn_scoped(scope, move || supervisor::serve(&served, session, &to_engine, log));
+                    match (spawned, reaper) {
+                        (Ok(_), Some(r)) => r.watch(l),
+                        (Ok(_), None) => unwatched.push(l),
+                        // The listener closes here: the program's requests (its chown, its
+                        // exec) fail with ENOSYS instead of waiting for an answer forever.
+                        (Err(e), _) => eprintln!(
+                            "fakebox: cannot start a thread to serve a traced program ({e}); its file ownership \
+                             calls fail from now on"
+                        ),
+                    }
                 }
                 if code.is_none() {
                     code = self.step(top, attach);

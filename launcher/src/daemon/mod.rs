@@ -1,4 +1,6 @@
 //! The fake-inode daemon: owns the table, serves clients over a unix socket, persists.
+#[cfg(test)]
+mod fuzz;
 pub mod host;
 pub mod server;
 pub mod shared;

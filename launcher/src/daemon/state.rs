@@ -147,6 +147,9 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
     for (k, e) in decode_snapshot(&bytes).map_err(|why| format!("{}: {why}", path.display()))? {
         table.insert(k, e);
     }
+    if let Some(why) = table.over_limits() {
+        return Err(bad(&why));
+    }
     Ok(table)
 }
 
@@ -172,6 +175,9 @@ pub fn load_with_journal(path: &Path, unknown_is_real: bool) -> Result<Table, St
         None => table.forget(k),
     })
     .map_err(|why| format!("{}: {why}", jp.display()))?;
+    if let Some(why) = table.over_limits() {
+        return Err(format!("{}: {why}", jp.display()));
+    }
     Ok(table)
 }
 
@@ -644,5 +650,33 @@ mod tests {
         assert!(load(&p, false).unwrap_err().contains("newer"));
         fs::remove_dir_all(&dir).unwrap();
         assert!(load(&p, false).unwrap().is_empty());
+    }
+
+    /// A length field of 2^40 (a flipped byte in a file no fakebox would write) once made
+    /// bincode ask for a terabyte, and the failed allocation aborted fakebox.
+    #[test]
+    fn a_damaged_length_is_damage_not_an_abort() {
+        let dir = std::env::temp_dir().join(format!("fbhuge-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s");
+        // One entry, Key {1, 1} and an xattr name 2^40 bytes long (varint 253: a u64 follows).
+        let mut body = vec![1, 1, 0, 0, 0, 0, 0, 1, 253];
+        body.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let mut file = MAGIC.to_vec();
+        file.extend_from_slice(&VERSION.to_le_bytes());
+        file.push(1);
+        file.extend_from_slice(&body);
+        fs::write(&p, &file).unwrap();
+        assert!(load(&p, false).unwrap_err().contains("corrupt"));
+        // The same in a journal record, with its right CRC: the replay ends there.
+        save(&p, &Table::new(false).unwrap()).unwrap();
+        let mut rec = vec![1, 1, 1, 0, 0, 0, 0, 0, 1, 253];
+        rec.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let mut journal = (rec.len() as u32).to_le_bytes().to_vec();
+        journal.extend_from_slice(&crc32(&rec).to_le_bytes());
+        journal.extend_from_slice(&rec);
+        fs::write(journal_path(&p), &journal).unwrap();
+        assert!(load_with_journal(&p, false).unwrap().is_empty());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

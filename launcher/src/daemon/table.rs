@@ -12,6 +12,7 @@
 //! - an entry that says nothing beyond the default view is not kept.
 use super::shared;
 use fakebox_proto::inode::mode;
+pub use fakebox_proto::op::{MAX_ENTRIES, MAX_XATTR_BYTES};
 use fakebox_proto::op::{
     XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX, XATTR_VALUES_MAX,
 };
@@ -40,6 +41,18 @@ pub struct Table {
     overflow: HashMap<Key, Record>,
     xattrs: HashMap<Key, Vec<(String, Vec<u8>)>>,
     unknown_is_real: bool,
+    /// What `xattrs` holds: every name with its NUL, and every value.
+    xattr_bytes: usize,
+    /// The limits: [`MAX_ENTRIES`], [`MAX_XATTR_BYTES`] (smaller in tests).
+    max_entries: usize,
+    max_xattr_bytes: usize,
+    /// The daemon said on stderr that the table is full.
+    said_full: bool,
+}
+
+/// The bytes one inode's extended attributes count for against [`MAX_XATTR_BYTES`].
+fn xattr_size(x: &[(String, Vec<u8>)]) -> usize {
+    x.iter().map(|(n, v)| n.len() + 1 + v.len()).sum()
 }
 
 impl std::fmt::Debug for Table {
@@ -56,6 +69,14 @@ const ERANGE: i32 = libc::ERANGE;
 const ENOSPC: i32 = libc::ENOSPC;
 const EIO: i32 = libc::EIO;
 
+/// The reply to a change: the inode as the session now sees it, or the errno.
+fn attrs(r: Result<((), Fake), i32>) -> Reply<'static> {
+    match r {
+        Ok(((), fake)) => Reply::Attrs(fake),
+        Err(e) => Reply::Errno(e),
+    }
+}
+
 impl Table {
     /// A new, empty table with its shared memory. Fails only if the kernel gives no memfd.
     pub fn new(unknown_is_real: bool) -> std::io::Result<Table> {
@@ -64,7 +85,49 @@ impl Table {
 
     pub fn with_capacity(unknown_is_real: bool, capacity: usize) -> std::io::Result<Table> {
         let shared = shared::Shared::create(capacity, unknown_is_real)?;
-        Ok(Table { journal: None, shared, overflow: HashMap::new(), xattrs: HashMap::new(), unknown_is_real })
+        Ok(Table {
+            journal: None,
+            shared,
+            overflow: HashMap::new(),
+            xattrs: HashMap::new(),
+            unknown_is_real,
+            xattr_bytes: 0,
+            max_entries: MAX_ENTRIES,
+            max_xattr_bytes: MAX_XATTR_BYTES,
+            said_full: false,
+        })
+    }
+
+    /// Other limits than [`MAX_ENTRIES`] and [`MAX_XATTR_BYTES`] (for tests).
+    #[cfg(test)]
+    pub fn with_limits(mut self, entries: usize, xattr_bytes: usize) -> Table {
+        self.max_entries = entries;
+        self.max_xattr_bytes = xattr_bytes;
+        self
+    }
+
+    /// Why a table loaded from a state file is more than the daemon keeps (a file no
+    /// fakebox wrote), if it is.
+    pub fn over_limits(&self) -> Option<String> {
+        if self.len() > self.max_entries {
+            return Some(format!(
+                "it records {} inodes, more than the {} a session keeps",
+                self.len(),
+                self.max_entries
+            ));
+        }
+        (self.xattr_bytes > self.max_xattr_bytes).then(|| {
+            format!(
+                "it holds {} bytes of extended attributes, more than the {} a session keeps",
+                self.xattr_bytes, self.max_xattr_bytes
+            )
+        })
+    }
+
+    /// The bytes of extended attributes held, counted as [`MAX_XATTR_BYTES`] counts them.
+    #[cfg(test)]
+    pub fn xattr_bytes(&self) -> usize {
+        self.xattr_bytes
     }
 
     /// The shared table's mapping in this process (address, length).
@@ -128,7 +191,9 @@ impl Table {
     pub fn forget(&mut self, key: Key) {
         self.shared.table().remove(key);
         self.overflow.remove(&key);
-        self.xattrs.remove(&key);
+        if let Some(x) = self.xattrs.remove(&key) {
+            self.xattr_bytes -= xattr_size(&x);
+        }
     }
 
     /// Records `e` for `key`, journaled; Err(EIO) (and nothing changes) when the journal
@@ -151,10 +216,10 @@ impl Table {
     pub fn insert(&mut self, key: Key, e: Entry) {
         let rec =
             Record { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev, birth: e.birth, xattrs: !e.xattrs.is_empty() };
-        if e.xattrs.is_empty() {
-            self.xattrs.remove(&key);
-        } else {
-            self.xattrs.insert(key, e.xattrs);
+        self.xattr_bytes += xattr_size(&e.xattrs);
+        let old = if e.xattrs.is_empty() { self.xattrs.remove(&key) } else { self.xattrs.insert(key, e.xattrs) };
+        if let Some(x) = old {
+            self.xattr_bytes -= xattr_size(&x);
         }
         if self.shared.table().set(key, &rec).is_err() {
             // Full: keep it here, and from now on clients ask about what they miss.
@@ -189,9 +254,12 @@ impl Table {
 
     /// Runs `f` on the entry for `real` (made from the default view if absent) and keeps
     /// the result only if it differs from that default. Err(EIO): the journal could not
-    /// take the change, which is then not made.
+    /// take the change, which is then not made. ENOSPC, with nothing changed, if keeping it
+    /// would pass [`MAX_ENTRIES`] or [`MAX_XATTR_BYTES`].
     fn update<R>(&mut self, real: &Real, f: impl FnOnce(&mut Entry) -> R) -> Result<(R, Fake), i32> {
-        let mut e = self.current(real).unwrap_or_else(|| self.default_entry(real));
+        let now = self.current(real);
+        let known = now.is_some();
+        let mut e = now.unwrap_or_else(|| self.default_entry(real));
         let r = f(&mut e);
         let fake = Fake { uid: e.uid, gid: e.gid, mode: e.mode, rdev: e.rdev };
         e.birth = real.birth;
@@ -200,6 +268,21 @@ impl Table {
                 self.remove(real.key)?;
             }
         } else {
+            let old = self.xattrs.get(&real.key).map_or(0, |x| xattr_size(x));
+            let new = xattr_size(&e.xattrs);
+            let no_room = !known && self.len() >= self.max_entries;
+            let no_xattr_room = new > old && self.xattr_bytes - old + new > self.max_xattr_bytes;
+            if no_room || no_xattr_room {
+                if !self.said_full {
+                    self.said_full = true;
+                    crate::log::error(format_args!(
+                        "the session's table is full ({} inodes, {} bytes of extended attributes): changes \
+                         that need more fail with ENOSPC",
+                        self.max_entries, self.max_xattr_bytes
+                    ));
+                }
+                return Err(ENOSPC);
+            }
             self.put(real.key, e)?;
         }
         Ok((r, fake))
@@ -213,7 +296,7 @@ impl Table {
             Op::Attach { .. } | Op::MapTable | Op::Join { .. } | Op::Leave => Reply::Errno(EINVAL),
             Op::Lookup { real } => Reply::Attrs(self.view(&real)),
             Op::Chown { real, uid, gid } => {
-                let Ok(((), fake)) = self.update(&real, |e| {
+                let r = self.update(&real, |e| {
                     if let Some(u) = uid {
                         e.uid = u;
                     }
@@ -227,17 +310,10 @@ impl Table {
                         }
                         e.xattrs.retain(|(n, _)| n != "security.capability");
                     }
-                }) else {
-                    return Reply::Errno(EIO);
-                };
-                Reply::Attrs(fake)
+                });
+                attrs(r)
             }
-            Op::Chmod { real, mode: m } => {
-                match self.update(&real, |e| e.mode = (e.mode & mode::IFMT) | (m & 0o7777)) {
-                    Ok(((), fake)) => Reply::Attrs(fake),
-                    Err(e) => Reply::Errno(e),
-                }
-            }
+            Op::Chmod { real, mode: m } => attrs(self.update(&real, |e| e.mode = (e.mode & mode::IFMT) | (m & 0o7777))),
             Op::Create { real, parent, uid, gid, mode: m, rdev } => {
                 let (mut gid, mut m) = (gid, m);
                 if let Some(p) = parent {
@@ -252,12 +328,9 @@ impl Table {
                 if self.get(real.key).is_some() && self.remove(real.key).is_err() {
                     return Reply::Errno(EIO); // an earlier incarnation's record, whatever it said
                 }
-                match self.update(&real, |e| {
+                attrs(self.update(&real, |e| {
                     *e = Entry { uid, gid, mode: m, rdev, birth: real.birth, xattrs: Vec::new() };
-                }) {
-                    Ok(((), fake)) => Reply::Attrs(fake),
-                    Err(e) => Reply::Errno(e),
-                }
+                }))
             }
             Op::Unlinked { real } => {
                 // A record with another birth time is a later inode with the same number
@@ -276,7 +349,7 @@ impl Table {
                 if value.len() > XATTR_SIZE_MAX {
                     return Reply::Errno(E2BIG);
                 }
-                let Ok((r, _)) = self.update(&real, |e| {
+                let r = self.update(&real, |e| {
                     let at = e.xattrs.iter().position(|(n, _)| n == name);
                     // What the inode would hold afterwards, within the kernel's limits.
                     let names: usize = e.xattrs.iter().map(|(n, _)| n.len() + 1).sum::<usize>()
@@ -296,10 +369,8 @@ impl Table {
                             Ok(())
                         }
                     }
-                }) else {
-                    return Reply::Errno(EIO);
-                };
-                match r {
+                });
+                match r.and_then(|(r, _)| r) {
                     Ok(()) => Reply::Done,
                     Err(e) => Reply::Errno(e),
                 }
@@ -326,11 +397,12 @@ impl Table {
                 Reply::Bytes(out)
             }
             Op::RemoveXattr { real, name } => {
-                match self.update(&real, |e| {
+                let r = self.update(&real, |e| {
                     let before = e.xattrs.len();
                     e.xattrs.retain(|(n, _)| n != name);
                     before != e.xattrs.len()
-                }) {
+                });
+                match r {
                     Ok((true, _)) => Reply::Done,
                     Ok((false, _)) => Reply::Errno(ENODATA),
                     Err(e) => Reply::Errno(e),
@@ -501,5 +573,64 @@ mod tests {
             t.apply(&Op::GetXattr { real: r, name: "security.capability" }, &mut out),
             Reply::Errno(libc::ENODATA)
         );
+    }
+
+    #[test]
+    fn absurd_requests_stop_at_the_limits() {
+        let mut t = Table::new(false).unwrap().with_limits(3, 64);
+        let mut out = Vec::new();
+        // Any device, any inode number: each is one more entry, up to the limit.
+        let real = |dev, ino| Real { key: Key { dev, ino }, ..file(0) };
+        let keys = [real(u64::MAX, u64::MAX), real(0, 0), real(1 << 63, 7)];
+        for r in keys {
+            attrs(&mut t, Op::Chown { real: r, uid: Some(u32::MAX), gid: Some(u32::MAX) });
+        }
+        let past = real(5, 5);
+        for op in [
+            Op::Chown { real: past, uid: Some(1), gid: None },
+            Op::Chmod { real: past, mode: 0o7777 },
+            Op::Create { real: past, parent: None, uid: 1, gid: 1, mode: 0o20600, rdev: u64::MAX },
+            Op::SetXattr { real: past, name: "user.a", value: b"v", flags: 0 },
+        ] {
+            assert_eq!(t.apply(&op, &mut out), Reply::Errno(ENOSPC), "{op:?}");
+        }
+        assert_eq!(t.len(), 3);
+        // What is already recorded still changes, and lookups answer as always.
+        assert_eq!(attrs(&mut t, Op::Chown { real: keys[1], uid: Some(2), gid: None }).uid, 2);
+        assert_eq!(attrs(&mut t, Op::Lookup { real: past }).uid, 0);
+        // A change back to the default view needs no room.
+        attrs(&mut t, Op::Chown { real: past, uid: Some(0), gid: Some(0) });
+        // Room again once an inode is gone.
+        t.apply(&Op::Unlinked { real: keys[0] }, &mut out);
+        assert_eq!(attrs(&mut t, Op::Chown { real: past, uid: Some(1), gid: None }).uid, 1);
+        assert_eq!(t.len(), 3);
+        assert!(t.over_limits().is_none());
+
+        // Extended attributes: 64 bytes in all, names (with their NULs) and values.
+        let mut t = Table::new(false).unwrap().with_limits(100, 64);
+        // The errno a set fails with, or 0.
+        let set = |t: &mut Table, r, name, value: &[u8]| match t
+            .apply(&Op::SetXattr { real: r, name, value, flags: 0 }, &mut Vec::new())
+        {
+            Reply::Errno(e) => e,
+            _ => 0,
+        };
+        assert_eq!(set(&mut t, file(1), "user.a", &[1; 50]), 0);
+        assert_eq!(t.xattr_bytes(), 57);
+        assert_eq!(set(&mut t, file(2), "user.b", &[2; 8]), ENOSPC);
+        assert_eq!(set(&mut t, file(1), "user.c", &[2; 8]), ENOSPC);
+        assert_eq!(set(&mut t, file(1), "user.a", &[1; 10]), 0, "a smaller value fits");
+        assert_eq!(set(&mut t, file(2), "user.b", &[2; 8]), 0);
+        assert_eq!(t.xattr_bytes(), 17 + 15);
+        assert_eq!(t.apply(&Op::RemoveXattr { real: file(1), name: "user.a" }, &mut out), Reply::Done);
+        t.apply(&Op::Unlinked { real: file(2) }, &mut out);
+        assert_eq!(t.xattr_bytes(), 0);
+        // A state file past the limits (no fakebox wrote it) is refused when loaded.
+        let mut t = Table::new(false).unwrap().with_limits(1, 64);
+        let e = |uid| Entry { uid, gid: 0, mode: 0o100644, rdev: 0, birth: None, xattrs: Vec::new() };
+        t.insert(Key { dev: 1, ino: 1 }, e(1));
+        assert!(t.over_limits().is_none());
+        t.insert(Key { dev: 1, ino: 2 }, e(2));
+        assert!(t.over_limits().unwrap().contains("2 inodes"));
     }
 }
