@@ -1,5 +1,6 @@
 //! The fake-inode daemon: owns the table, serves clients over a unix socket, persists.
 pub mod host;
+pub mod import;
 pub mod server;
 pub mod shared;
 pub mod state;
