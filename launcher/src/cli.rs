@@ -67,6 +67,17 @@ and, with --root, for what is found below DIR. --check reports entries whose ino
 belongs to another file (reused) and entries not found below DIR (gone, or elsewhere);
 --prune drops them from the state. A state in use by a running session is not pruned.")]
     Inspect(InspectArgs),
+    /// Convert another tool's table into a new fakebox state file (e.g. fakebox import-state
+    /// --from fakeroot build.save --state pkg.state).
+    #[command(after_help = "\
+Examples:
+  fakeroot -s build.save -- make install DESTDIR=$PWD/pkg    (the real fakeroot)
+  fakebox import-state --from fakeroot build.save --state pkg.state
+  fakebox run --state pkg.state -- tar -cpf pkg.tar -C pkg .
+
+FILE is left as it is. The state file must be new (missing or empty): an import does not
+merge into a table. fakebox's `fakeroot -i FILE` reads fakeroot's file without a conversion.")]
+    ImportState(ImportArgs),
     /// Make DIR/fakeroot, a link to fakebox that takes fakeroot's command line
     /// (e.g. fakebox install-compat ~/.local/bin; then dpkg-buildpackage -rfakeroot).
     InstallCompat {
@@ -115,6 +126,27 @@ pub struct InspectArgs {
     /// Show these files as the session sees them (e.g. pkg/usr/bin/tool).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The tool that wrote FILE (e.g. --from fakeroot: a file of `fakeroot -s FILE`).
+    #[arg(long, value_enum, value_name = "TOOL")]
+    pub from: ImportFrom,
+
+    /// The state file to write (e.g. --state pkg.state); it must not hold a table yet.
+    #[arg(long, value_name = "PATH")]
+    pub state: PathBuf,
+
+    /// The file to convert (e.g. build.save).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFrom {
+    /// fakeroot's save file (fakeroot -s FILE): dev, ino, mode, uid, gid, nlink, rdev per line.
+    Fakeroot,
 }
 
 #[derive(clap::Args, Debug)]

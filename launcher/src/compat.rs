@@ -6,9 +6,10 @@
 //!            [-h|--help] [-v|--version] [--] [COMMAND [ARG]...]
 //!
 //! -l, -f and -b name fakeroot's own library, daemon and descriptor: accepted, ignored.
-//! -s and -i keep the table in a fakebox state file (fakebox's format, not fakeroot's):
-//! `-i F -s F` and `-s F` both use F (any two names of one file are F); `-i F` alone loads
-//! F and leaves it unchanged;
+//! -s and -i keep the table in a fakebox state file; `-i` also reads fakeroot's own save
+//! file (daemon/import.rs), and an empty file is an empty table, as for fakeroot:
+//! `-i F -s F` and `-s F` both use F (any two names of one file are F; a fakeroot file F
+//! becomes a fakebox state file); `-i F` alone loads F and leaves it unchanged;
 //! `-i A -s B` starts B from A.
 use crate::cli::{Mechanism, RunArgs};
 use crate::daemon::state::{self, journal_path};
@@ -20,7 +21,7 @@ const HELP: &str = "\
 usage: fakeroot [-l LIB] [-f FAKED] [-s FILE] [-i FILE] [-u|--unknown-is-real] [-b FD] [--] [COMMAND [ARG]...]
 fakebox's fakeroot-compatible front: runs COMMAND (default: $SHELL) as fake root.
   -s FILE   save the fake table to FILE when the session ends (a fakebox state file)
-  -i FILE   load the fake table from FILE
+  -i FILE   load the fake table from FILE (a fakebox state file or fakeroot's save file)
   -u, --unknown-is-real   files the session never touched show their real owner
   -l LIB, -f FAKED, -b FD  fakeroot's own options: accepted and ignored
   -h, --help  this text;  -v, --version  the version
@@ -44,19 +45,27 @@ fn same_file(a: &Path, b: &Path) -> Result<bool, Failure> {
     Ok(ra == rb || id(&ra).is_some_and(|x| Some(x) == id(&rb)))
 }
 
-/// Copies the state file `from`, with its journal (changes a killed session left there),
-/// to `to`; a journal `to` had is removed.
-fn copy_state(from: &Path, to: &Path) -> std::io::Result<()> {
-    let (from, to) =
-        (state::resolve(from).map_err(std::io::Error::other)?, state::resolve(to).map_err(std::io::Error::other)?);
-    std::fs::copy(&from, &to)?;
-    match std::fs::copy(journal_path(&from), journal_path(&to)) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::remove_file(journal_path(&to)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        },
-        r => r.map(drop),
+/// Starts the state file `to` from `from`: a fakebox state file (with its journal: changes
+/// a killed session left there) or fakeroot's save file, read as it is; a journal `to`
+/// had is removed. Errors name `from`, the user's file.
+fn start_from(from: &Path, to: &Path) -> Result<(), Failure> {
+    let table = state::load_any(from, false).map_err(|e| fail(format!("fakeroot: cannot load {e}")))?;
+    let to = resolve(to)?;
+    state::save(&to, &table).map_err(|e| fail(format!("fakeroot: cannot start {e} from {}", from.display())))?;
+    match std::fs::remove_file(journal_path(&to)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(fail(format!("fakeroot: cannot start {}: {e}", journal_path(&to).display())))
+        }
+        _ => Ok(()),
     }
+}
+
+/// Is `f` fakeroot's save file (which the session's daemon does not read)?
+fn is_fakeroot_file(f: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    std::fs::File::open(f).and_then(|mut h| h.read_exact(&mut head)).is_ok()
+        && crate::daemon::import::is_fakeroot(&head)
 }
 
 pub fn main(args: &[OsString]) -> Result<i32, Failure> {
@@ -108,7 +117,13 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
     let mut scratch = None;
     let state = match (load, save) {
         (None, None) => None,
-        (Some(l), Some(s)) if same_file(&l, &s)? => Some(s),
+        (Some(l), Some(s)) if same_file(&l, &s)? => {
+            // fakeroot's file becomes fakebox's, which the session saves there at the end.
+            if is_fakeroot_file(&l) {
+                start_from(&l, &s)?;
+            }
+            Some(s)
+        }
         (None, Some(s)) => {
             // fakeroot -s starts a fresh table and writes it at the end.
             let target = resolve(&s)?;
@@ -117,17 +132,16 @@ pub fn main(args: &[OsString]) -> Result<i32, Failure> {
             Some(s)
         }
         (Some(l), Some(s)) => {
-            copy_state(&l, &s)
-                .map_err(|e| fail(format!("fakeroot: cannot start {} from {}: {e}", s.display(), l.display())))?;
+            start_from(&l, &s)?;
             Some(s)
         }
         (Some(l), None) => {
             // Load, but leave the file as it was: work on a private copy.
             let dir = crate::private::temporary("fakebox-i-")?;
             let copy = dir.join("state");
-            if let Err(e) = copy_state(&l, &copy) {
+            if let Err(e) = start_from(&l, &copy) {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(fail(format!("fakeroot: cannot read {}: {e}", l.display())));
+                return Err(e);
             }
             scratch = Some(dir);
             Some(copy)

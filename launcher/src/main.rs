@@ -10,6 +10,7 @@ mod docs;
 mod doctor;
 mod inspect;
 mod log;
+mod migrate;
 mod private;
 mod session;
 mod sniff;
@@ -45,6 +46,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Run(args) => session::run(args),
         cli::Command::Inspect(args) => inspect::run(args),
+        cli::Command::ImportState(args) => migrate::import(args),
         cli::Command::InstallCompat { dir } => install_compat(&dir),
         cli::Command::Doctor => doctor::run(),
         cli::Command::Completions { shell } => docs::completions(shell),

@@ -193,8 +193,8 @@ tr '\n' ' ' < c.out | sed 's/ $//'; echo"#
 fn damaged_state_is_an_error_and_nothing_runs() {
     // Each damaged file: exit 125, stderr starts with "fakebox:" and names the file, the
     // command did not run, and the file is left as it was.
+    // (An empty file is not damaged: it is an empty table, as mktemp makes it; migrate.rs.)
     let kinds = [
-        "empty",
         "short",
         "header-only",
         "half",

@@ -2,6 +2,7 @@
 #[cfg(test)]
 mod fuzz;
 pub mod host;
+pub mod import;
 pub mod server;
 pub mod shared;
 pub mod state;

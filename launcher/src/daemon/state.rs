@@ -133,9 +133,14 @@ pub fn resolve(state: &Path) -> Result<PathBuf, String> {
     Err(format!("{}: too many levels of symbolic links", state.display()))
 }
 
-/// Loads `path` into a new table. A missing file is an empty table; a file that cannot be
-/// read or understood is an error (never a silent empty start, which would make wrong
-/// archives).
+/// What the fakeroot front tells a user who gives `--state` a fakeroot save file.
+pub const FAKEROOT_FILE: &str = "a save file of fakeroot (fakeroot -s), not a fakebox state file: \
+    `fakebox import-state --from fakeroot FILE --state NEW` converts it (and the fakeroot front, \
+    `fakeroot -i FILE`, reads it as it is)";
+
+/// Loads `path` into a new table. A missing or empty file (made by `mktemp` or `touch`)
+/// is an empty table; a file that cannot be read or understood is an error (never a
+/// silent empty start, which would make wrong archives).
 pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
     let mut table = Table::new(unknown_is_real).map_err(|e| format!("cannot make the shared table: {e}"))?;
     let mut f = match File::open(path) {
@@ -144,11 +149,34 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let bytes = read_all(&mut f).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.is_empty() {
+        return Ok(table);
+    }
+    if super::import::is_fakeroot(&bytes) {
+        return Err(format!("{}: {FAKEROOT_FILE}", path.display()));
+    }
     for (k, e) in decode_snapshot(&bytes).map_err(|why| format!("{}: {why}", path.display()))? {
         table.insert(k, e);
     }
     if let Some(why) = table.over_limits() {
         return Err(bad(&why));
+    }
+    Ok(table)
+}
+
+/// Loads a table to start from: a fakebox state file (with its journal) or a fakeroot
+/// save file; a missing file is an error (it names nothing to start from), an empty one
+/// an empty table. Errors name `path`.
+pub fn load_any(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
+    let at = |e: std::io::Error| format!("{}: {e}", path.display());
+    let bytes = File::open(path).and_then(|mut f| read_all(&mut f)).map_err(at)?;
+    if !super::import::is_fakeroot(&bytes) {
+        return load_with_journal(path, unknown_is_real);
+    }
+    let entries = super::import::decode_fakeroot(&bytes).map_err(|why| format!("{}: {why}", path.display()))?;
+    let mut table = Table::new(unknown_is_real).map_err(|e| format!("cannot make the shared table: {e}"))?;
+    for (k, e) in entries {
+        table.insert(k, e);
     }
     Ok(table)
 }
@@ -640,7 +668,7 @@ mod tests {
         save(&p, &t).unwrap();
         assert_eq!(load(&p, false).unwrap().len(), 100);
         let good = fs::read(&p).unwrap();
-        for cut in [0, 10, 19, 20, good.len() / 2, good.len() - 1] {
+        for cut in [1, 10, 19, 20, good.len() / 2, good.len() - 1] {
             fs::write(&p, &good[..cut]).unwrap();
             assert!(load(&p, false).is_err(), "cut {cut}");
         }
@@ -648,6 +676,13 @@ mod tests {
         newer[16] = 99;
         fs::write(&p, &newer).unwrap();
         assert!(load(&p, false).unwrap_err().contains("newer"));
+        // An empty file (mktemp, touch) is an empty table; fakeroot's file is named as such.
+        fs::write(&p, b"").unwrap();
+        assert!(load(&p, false).unwrap().is_empty());
+        fs::write(&p, b"dev=fe00,ino=5,mode=100644,uid=5,gid=6,nlink=1,rdev=0\n").unwrap();
+        let e = load(&p, false).unwrap_err();
+        assert!(e.contains("fbstate-") && e.contains("fakeroot -s") && e.contains("import-state"), "{e}");
+        assert_eq!(load_any(&p, false).unwrap().len(), 1);
         fs::remove_dir_all(&dir).unwrap();
         assert!(load(&p, false).unwrap().is_empty());
     }

@@ -148,7 +148,6 @@ impl Table {
         self.shared.table().len() + self.overflow.len()
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
