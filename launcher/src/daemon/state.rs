@@ -159,7 +159,7 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
         table.insert(k, e);
     }
     if let Some(why) = table.over_limits() {
-        return Err(bad(&why));
+        return Err(format!("{}: {why}", path.display()));
     }
     Ok(table)
 }
