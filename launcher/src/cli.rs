@@ -147,6 +147,8 @@ pub struct ImportArgs {
 pub enum ImportFrom {
     /// fakeroot's save file (fakeroot -s FILE): dev, ino, mode, uid, gid, nlink, rdev per line.
     Fakeroot,
+    /// pseudo's database, files.db in its PSEUDO_LOCALSTATEDIR (stop its server first: pseudo -S).
+    Pseudo,
 }
 
 #[derive(clap::Args, Debug)]

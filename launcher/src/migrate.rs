@@ -1,5 +1,5 @@
-//! `fakebox import-state`: another tool's table (fakeroot's save file, read by
-//! daemon/import.rs) written as a new fakebox state file.
+//! `fakebox import-state`: another tool's table (fakeroot's save file or pseudo's database,
+//! read by daemon/import.rs) written as a new fakebox state file.
 use crate::cli::{ImportArgs, ImportFrom};
 use crate::daemon::{import, state};
 use crate::session::{EXIT_FAILURE, Failure};
@@ -9,13 +9,23 @@ fn fail(msg: impl Into<String>) -> Failure {
 }
 
 pub fn import(args: ImportArgs) -> Result<i32, Failure> {
-    let ImportFrom::Fakeroot = args.from;
     let file = args.file.display();
     let bytes = std::fs::read(&args.file).map_err(|e| fail(format!("cannot import {file}: {e}")))?;
-    if !bytes.is_empty() && !import::is_fakeroot(&bytes) {
-        return Err(fail(format!("cannot import {file}: not a fakeroot save file (fakeroot -s writes one)")));
-    }
-    let entries = import::decode_fakeroot(&bytes).map_err(|why| fail(format!("cannot import {file}: {why}")))?;
+    let entries = match args.from {
+        ImportFrom::Fakeroot => {
+            if !bytes.is_empty() && !import::is_fakeroot(&bytes) {
+                return Err(fail(format!("cannot import {file}: not a fakeroot save file (fakeroot -s writes one)")));
+            }
+            import::decode_fakeroot(&bytes)
+        }
+        ImportFrom::Pseudo => {
+            if !import::is_sqlite(&bytes) {
+                return Err(fail(format!("cannot import {file}: not an SQLite database (pseudo's is files.db)")));
+            }
+            import::read_pseudo(&args.file)
+        }
+    };
+    let entries = entries.map_err(|why| fail(format!("cannot import {file}: {why}")))?;
     // Nobody may use the state meanwhile, nor may it hold a table that would be lost.
     let _lock = crate::daemon::host::lock_idle(&args.state)?;
     let held = state::load_with_journal(&args.state, false)

@@ -95,3 +95,29 @@ echo "left $(ls -A "$T" | wc -l)"; rm -rf "$T"
         ),
     );
 }
+
+#[test]
+fn a_database_of_the_real_pseudo_is_imported() {
+    // pseudo keeps its table in SQLite (files.db, with an xattrs table beside it): once its
+    // server has stopped, `import-state --from pseudo` gives the owners, modes, devices and
+    // file capabilities pseudo itself shows. A database given to --state is named as such.
+    require_path("/usr/bin/pseudo");
+    require_path("/usr/sbin/setcap");
+    let list = r#"stat -c "%n %u:%g %A %t,%T" a d k dd l; /usr/sbin/getcap a"#;
+    let want = format!(
+        "== pseudo\n{WANT}\na cap_net_raw=ep\n== import\nimported 7 entries\n{WANT}\na cap_net_raw=ep\n== state\n125 1"
+    );
+    Case::new("a_database_of_the_real_pseudo_is_imported").check_outer(
+        &want,
+        &format!(
+            r#"export PSEUDO_PREFIX=/usr PSEUDO_LOCALSTATEDIR=$PWD/pdb
+mkdir pdb
+pseudo sh -c 'touch a b c; chown 5:6 a; chmod 4755 a; /usr/sbin/setcap cap_net_raw+ep a; mknod d c 1 3; mknod k b 8 1; mkdir dd; chown 7:8 dd; chmod 2750 dd; ln -s a l; chown -h 9:10 l' || echo "pseudo failed"
+echo "== pseudo"; pseudo sh -c '{list}'
+pseudo -S >/dev/null 2>&1
+echo "== import"; "$FB" import-state --from pseudo pdb/files.db --state pkg.state | sed 's/ from .*//'
+"$FB" run --state pkg.state -- sh -c '{list}'
+echo "== state"; "$FB" run --state pdb/files.db -- true 2>err; echo "$? $(grep -c 'pseudo' err)""#
+        ),
+    );
+}

@@ -14,6 +14,66 @@
 use super::table::Entry;
 use fakebox_proto::Key;
 
+/// Does this file look like an SQLite database (pseudo's `files.db`)?
+pub fn is_sqlite(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"SQLite format 3\0")
+}
+
+/// The entries of pseudo's database (`$PSEUDO_LOCALSTATEDIR/files.db`), read with SQLite,
+/// read-only: every inode of its `files` table that is not being deleted (one row per
+/// path: hard links share their inode's entry), with the xattrs of its `xattrs` table
+/// that fakebox keeps (`security.*`, `trusted.*`; the others are the file's own).
+/// `dev`, `mode` (file type included) and `rdev` are stored as glibc's stat gives them,
+/// the encoding of fakebox's [`Key`] and entries too. Like a fakeroot import, no birth time.
+pub fn read_pseudo(path: &std::path::Path) -> Result<Vec<(Key, Entry)>, String> {
+    use rusqlite::{Connection, OpenFlags};
+    let why = |e: rusqlite::Error| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+            "the database is in use: stop pseudo's server first (pseudo -S)".to_string()
+        }
+        e => format!("{e}: not a pseudo database"),
+    };
+    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(why)?;
+    let mut entries: std::collections::BTreeMap<Key, Entry> = std::collections::BTreeMap::new();
+    let mut q = db.prepare("SELECT dev, ino, uid, gid, mode, rdev FROM files WHERE deleting = 0").map_err(why)?;
+    let rows = q
+        .query_map([], |r| {
+            let n = |i: usize| r.get::<_, i64>(i);
+            Ok((n(0)?, n(1)?, n(2)?, n(3)?, n(4)?, n(5)?))
+        })
+        .map_err(why)?;
+    for row in rows {
+        let (dev, ino, uid, gid, mode, rdev) = row.map_err(why)?;
+        let id =
+            |v: i64, what: &str| u32::try_from(v).map_err(|_| format!("{what} {v} of inode {ino} is out of range"));
+        let key = Key { dev: dev as u64, ino: ino as u64 };
+        let e = Entry {
+            uid: id(uid, "uid")?,
+            gid: id(gid, "gid")?,
+            mode: id(mode, "mode")?,
+            rdev: rdev as u64,
+            birth: None,
+            xattrs: Vec::new(),
+        };
+        entries.insert(key, e);
+    }
+    let mut q = db.prepare("SELECT dev, ino, name, value FROM xattrs").map_err(why)?;
+    let mut rows = q.query([]).map_err(why)?;
+    while let Some(r) = rows.next().map_err(why)? {
+        let key = Key { dev: r.get::<_, i64>(0).map_err(why)? as u64, ino: r.get::<_, i64>(1).map_err(why)? as u64 };
+        let name: String = r.get(2).map_err(why)?;
+        // pseudo binds the value as a blob in a column declared VARCHAR: either may come back.
+        let value = r.get_ref(3).map_err(why)?.as_bytes().map_err(|e| format!("xattr {name}: {e}"))?.to_vec();
+        if let Some(e) = entries.get_mut(&key)
+            && fakebox_proto::rules::is_faked_xattr(name.as_bytes())
+        {
+            e.xattrs.push((name, value));
+        }
+    }
+    Ok(entries.into_iter().collect())
+}
+
 /// Does this file look like fakeroot's save file (rather than fakebox's state)?
 pub fn is_fakeroot(bytes: &[u8]) -> bool {
     bytes.starts_with(b"dev=")

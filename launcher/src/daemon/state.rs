@@ -155,6 +155,12 @@ pub fn load(path: &Path, unknown_is_real: bool) -> Result<Table, String> {
     if super::import::is_fakeroot(&bytes) {
         return Err(format!("{}: {FAKEROOT_FILE}", path.display()));
     }
+    if super::import::is_sqlite(&bytes) {
+        return Err(format!(
+            "{}: an SQLite database (pseudo's files.db?), not a fakebox state file: `fakebox import-state --from pseudo FILE --state NEW` converts a pseudo database",
+            path.display()
+        ));
+    }
     for (k, e) in decode_snapshot(&bytes).map_err(|why| format!("{}: {why}", path.display()))? {
         table.insert(k, e);
     }
